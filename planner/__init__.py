@@ -2,10 +2,10 @@
 
 import logging
 
-from planner._errors import DataError, InfeasibleError, InputError, PlannerError, SolverError
+from planner._errors import DataError, InfeasibleError, InputError, PlannerError, PlannerWarning, SolverError
 
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["DataError", "InfeasibleError", "InputError", "PlannerError", "SolverError", "__version__"]
+__all__ = ["DataError", "InfeasibleError", "InputError", "PlannerError", "PlannerWarning", "SolverError", "__version__"]

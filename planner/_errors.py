@@ -21,3 +21,7 @@ class InfeasibleError(PlannerError, RuntimeError):
 
 class SolverError(PlannerError, RuntimeError):
     """The solver failed for a reason other than infeasibility."""
+
+
+class PlannerWarning(UserWarning):
+    """Something a user should know that does not stop the run (e.g. points too far from any street)."""
