@@ -1,0 +1,138 @@
+"""The `planner` command: ``demo``, ``run``, ``compare``, ``network fetch``.
+
+Exit status 0 on success, 2 on bad input (the message on stderr, no traceback unless ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from planner._errors import PlannerError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DEMO_OUT = Path("maps") / "shenyang"
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors, no progress bars"
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    common.add_argument("--debug", action="store_true", help="show the traceback of errors")
+
+    parser = argparse.ArgumentParser(
+        prog="planner",
+        description="Site elderly-care facilities for the 15-minute life circle on street networks.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo", parents=[common], help="run the built-in Shenyang default (scenarios/shenyang.toml)"
+    )
+    demo.add_argument(
+        "--out", type=Path, default=DEFAULT_DEMO_OUT, help=f"output folder (default {DEFAULT_DEMO_OUT})"
+    )
+    demo.add_argument(
+        "--speed",
+        help="walking speed: a preset name (planning, older_dry, older_winter, older_at_risk, frail) or m/s",
+    )
+
+    run = sub.add_parser("run", parents=[common], help="run a scenario file")
+    run.add_argument("scenario", type=Path, help="scenario .toml file")
+    run.add_argument("--out", type=Path, help="output folder (default runs/<scenario name>)")
+    run.add_argument("--speed", help="override the walking speed (preset name or m/s)")
+
+    compare = sub.add_parser(
+        "compare", parents=[common], help="what changed between two run folders, by district"
+    )
+    compare.add_argument("a", type=Path, help="first run folder")
+    compare.add_argument("b", type=Path, help="second run folder")
+
+    network = sub.add_parser("network", parents=[common], help="street network tools")
+    net_sub = network.add_subparsers(dest="network_command", required=True, metavar="ACTION")
+    fetch = net_sub.add_parser(
+        "fetch", parents=[common], help="download the walk network of a scenario's study area into the cache"
+    )
+    fetch.add_argument("scenario", type=Path, nargs="?", help="scenario file (default: the Shenyang default)")
+    fetch.add_argument("--place", help="a place name instead, e.g. 'Heping District, Shenyang, China'")
+    return parser
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    if not args.verbose:
+        for noisy in ("numba", "urllib3", "fiona", "pyogrio", "matplotlib"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _speed(value: str | None):
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _run(scenario, out: Path, args: argparse.Namespace) -> int:
+    from planner.results import write_outputs
+    from planner.scenario import run
+
+    speed = _speed(getattr(args, "speed", None))
+    if speed is not None:
+        scenario = scenario.with_speed(speed)
+    result = run(scenario, progress=not args.quiet)
+    paths = write_outputs(result, out)
+    sys.stdout.write(result.headline() + "\n")
+    sys.stdout.write(f"map: {paths['map'].resolve()}\n")
+    sys.stdout.write(f"tables and metrics: {out.resolve()}/\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `planner` command."""
+    args = _parser().parse_args(argv)
+    _setup_logging(args)
+    try:
+        if args.command == "demo":
+            from planner.scenario import DEFAULT_SCENARIO, read_scenario
+
+            return _run(read_scenario(DEFAULT_SCENARIO), args.out, args)
+        if args.command == "run":
+            from planner.scenario import read_scenario
+
+            scenario = read_scenario(args.scenario)
+            return _run(scenario, args.out or Path("runs") / scenario.name, args)
+        if args.command == "compare":
+            from planner.results import compare_runs
+
+            sys.stdout.write(compare_runs(args.a, args.b) + "\n")
+            return 0
+        if args.command == "network":
+            from planner.scenario import DEFAULT_SCENARIO, fetch_network, read_scenario
+
+            scenario = read_scenario(args.scenario or DEFAULT_SCENARIO, check_files=False)
+            path = fetch_network(scenario, place=args.place)
+            sys.stdout.write(f"walk network cached: {path}\n")
+            return 0
+    except PlannerError as exc:
+        if args.debug:
+            traceback.print_exc()
+        sys.stderr.write(f"planner: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("planner: interrupted\n")
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
