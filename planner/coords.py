@@ -2,25 +2,25 @@
 
 Chinese map data are rarely in WGS84 (the datum of GPS and OpenStreetMap):
 
-* **GCJ-02** ("Mars coordinates") is what Gaode/AMap, Tencent and most Chinese open data use. It is WGS84 plus a
-  published, closed-form, non-linear offset computed on the Krasovsky 1940 ellipsoid; at Shenyang the offset is about
-  +0.0061 deg longitude and +0.0024 deg latitude (about 575 m).
-* **BD-09** is Baidu's datum: GCJ-02 plus a second closed-form offset (about another 700 m; about 1.2 km from WGS84
-  in Shenyang).
+* **GCJ-02** ("Mars coordinates") is what Gaode/AMap, Tencent and most Chinese open data use. It is WGS84
+  plus a published, closed-form, non-linear offset computed on the Krasovsky 1940 ellipsoid; at Shenyang the
+  offset is about +0.0061 deg longitude and +0.0024 deg latitude (about 575 m).
+* **BD-09** is Baidu's datum: GCJ-02 plus a second closed-form offset (about another 700 m; about 1.2 km from
+  WGS84 in Shenyang).
 
-WGS84 -> GCJ-02 and GCJ-02 <-> BD-09 are computed from the published formulas. GCJ-02 -> WGS84 has no closed form:
-it is solved by fixed-point iteration of the forward formula until the step is below `TOLERANCE_DEG` (1e-9 deg,
-about 0.1 mm), so round trips agree to well under a millimetre. BD-09 -> GCJ-02 starts from the published approximate
-inverse and is refined the same way.
+WGS84 -> GCJ-02 and GCJ-02 <-> BD-09 are computed from the published formulas. GCJ-02 -> WGS84 has no closed
+form: it is solved by fixed-point iteration of the forward formula until the step is below `TOLERANCE_DEG`
+(1e-9 deg, about 0.1 mm), so round trips agree to well under a millimetre. BD-09 -> GCJ-02 starts from the
+published approximate inverse and is refined the same way.
 
 Outside China
 -------------
-The offsets are only applied inside mainland China. As the public implementations do, "inside" is the rectangle
-longitude 72.004-137.8347 E, latitude 0.8293-55.8271 N (`CHINA_BBOX`), tested on the coordinates *given* to each
-function; points outside it (and NaN) are returned unchanged. The rectangle also contains parts of neighbouring
-countries (Mongolia, Korea, parts of South-East Asia), where the offsets are applied too: the formulas are meant for
-Chinese data only. Points within a few hundred metres of the rectangle's edge may be classified differently in the
-two directions.
+The offsets are only applied inside mainland China. As the public implementations do, "inside" is the
+rectangle longitude 72.004-137.8347 E, latitude 0.8293-55.8271 N (`CHINA_BBOX`), tested on the coordinates
+*given* to each function; points outside it (and NaN) are returned unchanged. The rectangle also contains
+parts of neighbouring countries (Mongolia, Korea, parts of South-East Asia), where the offsets are applied
+too: the formulas are meant for Chinese data only. Points within a few hundred metres of the rectangle's edge
+may be classified differently in the two directions.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _arrays(lon, lat) -> tuple[np.ndarray, np.ndarray]:
 
 
 def in_china(lon, lat) -> np.ndarray:
-    """True where a point lies in the rectangle `CHINA_BBOX` in which the Chinese datums apply (NaN -> False)."""
+    """True where a point lies in `CHINA_BBOX`, where the Chinese datums apply (NaN -> False)."""
     lon_a, lat_a = _arrays(lon, lat)
     lon_min, lat_min, lon_max, lat_max = CHINA_BBOX
     with np.errstate(invalid="ignore"):
@@ -136,7 +136,8 @@ def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     """Convert GCJ-02 longitude/latitude to WGS84 by iterating the forward formula to `TOLERANCE_DEG`.
 
     Starting from the GCJ-02 point, each step moves the WGS84 estimate by the residual
-    ``gcj - wgs84_to_gcj02(estimate)``; the offset changes slowly with position, so a handful of steps reach 1e-9 deg.
+    ``gcj - wgs84_to_gcj02(estimate)``; the offset changes slowly with position, so a handful of steps
+    reach 1e-9 deg.
 
     Parameters
     ----------
@@ -219,8 +220,9 @@ _TO_WGS84 = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
 def parse_datum(datum, *, name: str = "datum") -> str:
     """Normalise a datum name: ``"wgs84"``, ``"gcj02"``, ``"bd09"`` or ``"EPSG:<code>"``.
 
-    Accepts the aliases in `DATUM_ALIASES` (case-insensitive, e.g. ``"GCJ-02"``, ``"baidu"``), ``"EPSG:<code>"``,
-    a bare integer EPSG code, or a `pyproj.CRS`; raises `InputError` naming ``name`` otherwise.
+    Accepts the aliases in `DATUM_ALIASES` (case-insensitive, e.g. ``"GCJ-02"``, ``"baidu"``),
+    ``"EPSG:<code>"``, a bare integer EPSG code, or a `pyproj.CRS`; raises `InputError` naming ``name``
+    otherwise.
     """
     import pyproj
 
@@ -248,7 +250,8 @@ def parse_datum(datum, *, name: str = "datum") -> str:
                 ) from None
             return "wgs84" if code == 4326 else f"EPSG:{code}"
     raise InputError(
-        f"`{name}` must be 'wgs84', 'gcj02' (Gaode/AMap, Tencent), 'bd09' (Baidu) or 'EPSG:<code>', got {datum!r}"
+        f"`{name}` must be 'wgs84', 'gcj02' (Gaode/AMap, Tencent), 'bd09' (Baidu) or 'EPSG:<code>', "
+        f"got {datum!r}"
     )
 
 
@@ -262,9 +265,10 @@ def to_wgs84(gdf, datum=None):
     gdf
         GeoDataFrame or GeoSeries; not modified.
     datum
-        What the coordinates really are: ``"wgs84"``, ``"gcj02"``, ``"bd09"`` (longitude/latitude degrees in the
-        Chinese datums, whatever CRS the data claim: files in GCJ-02 usually say, wrongly, WGS84) or
-        ``"EPSG:<code>"``. None uses the CRS of ``gdf``. For ``"EPSG:<code>"`` the data must have no CRS or that CRS.
+        What the coordinates really are: ``"wgs84"``, ``"gcj02"``, ``"bd09"`` (longitude/latitude degrees
+        in the Chinese datums, whatever CRS the data claim: files in GCJ-02 usually say, wrongly, WGS84) or
+        ``"EPSG:<code>"``. None uses the CRS of ``gdf``. For ``"EPSG:<code>"`` the data must have no CRS or
+        that CRS.
 
     Returns
     -------
@@ -286,7 +290,8 @@ def to_wgs84(gdf, datum=None):
     if datum is None:
         if gdf.crs is None:
             raise InputError(
-                "`gdf` has no CRS and no `datum` was given; pass datum='wgs84', 'gcj02', 'bd09' or 'EPSG:<code>'"
+                "`gdf` has no CRS and no `datum` was given; "
+                "pass datum='wgs84', 'gcj02', 'bd09' or 'EPSG:<code>'"
             )
         return gdf.to_crs(wgs84)
     key = parse_datum(datum)
@@ -296,8 +301,8 @@ def to_wgs84(gdf, datum=None):
             return gdf.set_crs(target).to_crs(wgs84)
         if not pyproj.CRS.from_user_input(gdf.crs).equals(target):
             raise InputError(
-                f"`datum` {key} contradicts the CRS of the data ({gdf.crs.to_string()}); drop `datum` to use the "
-                f"data's CRS, or fix it with `gdf.set_crs({key!r}, allow_override=True)`"
+                f"`datum` {key} contradicts the CRS of the data ({gdf.crs.to_string()}); drop `datum` to use "
+                f"the data's CRS, or fix it with `gdf.set_crs({key!r}, allow_override=True)`"
             )
         return gdf.to_crs(wgs84)
     if gdf.crs is not None and not pyproj.CRS.from_user_input(gdf.crs).is_geographic:

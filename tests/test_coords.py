@@ -32,8 +32,8 @@ def _dist_m(lon1, lat1, lon2, lat2):
     return r * np.hypot(x, y)
 
 
-# (wgs_lon, wgs_lat, gcj_lon, gcj_lat) quoted in googollee/eviltransform python/test.py (TESTS: Shanghai, Shenzhen,
-# Beijing); that test checks wgs2gcj to 6 decimals and its exact inverse to 0.5 m.
+# (wgs_lon, wgs_lat, gcj_lon, gcj_lat) quoted in googollee/eviltransform python/test.py (TESTS: Shanghai,
+# Shenzhen, Beijing); that test checks wgs2gcj to 6 decimals and its exact inverse to 0.5 m.
 EVILTRANSFORM = [
     (121.5272106, 31.1774276, 121.531541859215, 31.17530398364597),
     (113.912316, 22.543847, 113.9171764808363, 22.540796131694766),
@@ -55,7 +55,7 @@ def test_gcj02_to_wgs84_matches_eviltransform_within_half_a_metre(wlon, wlat, gl
 
 
 def test_gcoord_reference_values():
-    """Values from hujiulong/gcoord test/unit/crs/GCJ02.spec.js and BD09.spec.ts (checked there to 5 decimals)."""
+    """Values from hujiulong/gcoord test/unit/crs/GCJ02.spec.js and BD09.spec.ts (checked to 5 decimals)."""
     cases = [
         (gcj02_to_wgs84, (123, 45), (122.99395597, 44.99804071)),
         (gcj02_to_bd09, (123, 45), (123.00636499, 45.00636899)),
@@ -71,7 +71,10 @@ def test_gcoord_reference_values():
 
 
 def test_r_package_reference_beijing():
-    """Value quoted in a public R package test ('wgs 2 gcj': 39.90734, 116.39089 -> 39.90874107, 116.39713094)."""
+    """Value quoted in a public R package's test ('wgs 2 gcj').
+
+    (lat, lon) 39.90734, 116.39089 -> 39.90874107, 116.39713094.
+    """
     lon, lat = wgs84_to_gcj02(116.39089, 39.90734)
     assert lon == pytest.approx(116.39713094, abs=1e-7)
     assert lat == pytest.approx(39.90874107, abs=1e-7)
