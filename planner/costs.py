@@ -1,6 +1,12 @@
 """Sparse walk times from sites to demand points along the street network, within a time limit.
 
 Unreachable pairs (beyond the limit, or in another part of the network) are absent, never a magic number.
+
+A walk is ``(access leg of the site + network path + access leg of the demand point) / speed``: the path
+leaves the site's snapped position along its street segment towards either end (or, for two points on the
+same segment, directly along it), follows the streets, and enters the demand point's segment from either
+end. The search is a bounded Dijkstra compiled with numba (`planner._dijkstra`), run for blocks of sites on
+a thread pool; memory grows with the pairs found, never with sites x nodes.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from planner._errors import InputError
+from planner._validate import first_ids
+from planner.network import StreetNetwork
+from planner.settings import resolve_speed
+from planner.snap import Snapped, snap_points
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +57,9 @@ class TravelTimes:
     def __post_init__(self) -> None:
         shape = (len(self.site_ids), len(self.demand_ids))
         if self.matrix.shape != shape:
-            raise InputError(f"travel-time matrix has shape {self.matrix.shape}, expected {shape} (sites, demand)")
+            raise InputError(
+                f"travel-time matrix has shape {self.matrix.shape}, expected {shape} (sites, demand)"
+            )
 
     @classmethod
     def from_table(
@@ -60,10 +72,12 @@ class TravelTimes:
         speed_mps: float = 1.0,
         stand_in: bool = False,
     ) -> TravelTimes:
-        """Build from a long table with columns ``site_id, demand_id, walk_s`` (pairs beyond `limit_s` dropped)."""
+        """Build from a long table with columns ``site_id, demand_id, walk_s`` (pairs beyond `limit_s` go)."""
         missing = {"site_id", "demand_id", "walk_s"} - set(table.columns)
         if missing:
-            raise InputError(f"travel-time table lacks columns {sorted(missing)}; it needs site_id, demand_id, walk_s")
+            raise InputError(
+                f"travel-time table lacks columns {sorted(missing)}; it needs site_id, demand_id, walk_s"
+            )
         site_ids = pd.Index(site_ids, name="site_id")
         demand_ids = pd.Index(demand_ids, name="demand_id")
         walk = table["walk_s"].to_numpy(dtype=float)
@@ -73,7 +87,9 @@ class TravelTimes:
         rows = site_ids.get_indexer(table["site_id"][keep])
         cols = demand_ids.get_indexer(table["demand_id"][keep])
         if (rows < 0).any() or (cols < 0).any():
-            raise InputError("travel-time table names site or demand ids that are not in site_ids / demand_ids")
+            raise InputError(
+                "travel-time table names site or demand ids that are not in site_ids / demand_ids"
+            )
         if np.isnan(walk).any() or (walk < 0).any():
             raise InputError("travel-time table has NaN or negative walk_s; unreachable pairs must be absent")
         mat = sp.csr_array((walk[keep], (rows, cols)), shape=(len(site_ids), len(demand_ids)))
@@ -97,16 +113,15 @@ class TravelTimes:
         """Boolean ``(n_sites, n_demand)`` CSR array: True where the walk takes at most `threshold_s`."""
         if threshold_s > self.limit_s + 1e-9:
             raise InputError(
-                f"threshold {threshold_s:g} s exceeds the limit {self.limit_s:g} s the travel times were computed "
-                "to; recompute them with a larger limit"
+                f"threshold {threshold_s:g} s exceeds the limit {self.limit_s:g} s the travel times were "
+                "computed to; recompute them with a larger limit"
             )
         mat = self.matrix
         keep = mat.data <= threshold_s + 1e-9
-        out = sp.csr_array(
+        return sp.csr_array(
             (np.ones(int(keep.sum()), dtype=bool), mat.indices[keep], _filtered_indptr(mat.indptr, keep)),
             shape=mat.shape,
         )
-        return out
 
     def sites(self, ids) -> TravelTimes:
         """The rows of the given site ids, in that order."""
@@ -114,7 +129,11 @@ class TravelTimes:
         if (rows < 0).any():
             raise InputError(f"unknown site ids: {list(pd.Index(ids)[rows < 0][:10])}")
         return TravelTimes(
-            pd.Index(ids, name="site_id"), self.demand_ids, self.matrix[rows], self.limit_s, self.speed_mps,
+            pd.Index(ids, name="site_id"),
+            self.demand_ids,
+            self.matrix[rows],
+            self.limit_s,
+            self.speed_mps,
             self.stand_in,
         )
 
@@ -123,3 +142,236 @@ def _filtered_indptr(indptr: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Row pointers after keeping the entries marked in `keep`."""
     cum = np.concatenate([[0], np.cumsum(keep)])
     return cum[indptr]
+
+
+#: Sources per block handed to one worker thread of the compiled search.
+_BLOCK = 256
+
+
+def travel_times(
+    net: StreetNetwork,
+    sites,
+    demand,
+    *,
+    limit_s: float,
+    speed_mps: float | str | None = None,
+    progress: bool = False,
+) -> TravelTimes:
+    """Walk seconds from every site to every demand point reachable within ``limit_s``.
+
+    Parameters
+    ----------
+    net
+        The walk network.
+    sites, demand
+        `Snapped` points on ``net``, or GeoDataFrames (snapped here with the default ``max_snap_m``). Points
+        that are not snapped (too far from any street) reach nothing.
+    limit_s
+        Longest walk kept, in seconds (e.g. ``15 * 60``).
+    speed_mps
+        Walking speed in m/s or a preset name of `planner.settings.SPEED_PRESETS_MPS`; default 1.0 m/s (60
+        m/min).
+    progress
+        Show a tqdm progress bar over the sites.
+
+    Returns
+    -------
+    TravelTimes
+        One stored entry per site -> demand pair with ``walk_s <= limit_s`` (a zero walk is an explicit zero).
+
+    Examples
+    --------
+    >>> tt = travel_times(net, sites, demand, limit_s=900, speed_mps="older_winter")  # doctest: +SKIP
+    >>> tt.table.head()  # doctest: +SKIP
+    """
+    limit_s = _check_limit(limit_s, "limit_s")
+    speed = resolve_speed(speed_mps)
+    site_pts = as_snapped(net, sites, "sites")
+    dem_pts = as_snapped(net, demand, "demand")
+    limit_m = limit_s * speed * (1.0 + 1e-12)
+    found = run_searches(net, site_pts, limit_m, demand=dem_pts, progress=progress)
+    rows, cols, walk_s = found.pair_src, found.pair_dem, found.pair_m / speed
+    keep = walk_s <= limit_s
+    rows, cols, walk_s = rows[keep], cols[keep], walk_s[keep]
+    order = np.lexsort((cols, rows))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(site_pts)))])
+    matrix = sp.csr_array((walk_s[order], cols[order], indptr), shape=(len(site_pts), len(dem_pts)))
+    matrix.has_sorted_indices = True
+    log.info(
+        "travel times: %s sites x %s demand points, %s pairs within %.0f s at %.2f m/s",
+        f"{len(site_pts):,}",
+        f"{len(dem_pts):,}",
+        f"{len(walk_s):,}",
+        limit_s,
+        speed,
+    )
+    return TravelTimes(
+        pd.Index(site_pts.ids, name="site_id"),
+        pd.Index(dem_pts.ids, name="demand_id"),
+        matrix,
+        limit_s,
+        speed,
+        bool(net.stand_in or site_pts.stand_in or dem_pts.stand_in),
+    )
+
+
+def _check_limit(value, name: str) -> float:
+    """A positive, finite number of seconds, or an `InputError` naming ``name``."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"`{name}` must be a number of seconds > 0 (e.g. 900 for 15 minutes), got {value!r}"
+        ) from None
+    if not np.isfinite(out) or out <= 0:
+        raise InputError(f"`{name}` must be a number of seconds > 0 (e.g. 900 for 15 minutes), got {value!r}")
+    return out
+
+
+def as_snapped(net: StreetNetwork, points, name: str) -> Snapped:
+    """``points`` as `Snapped` on ``net``: snapped here if a GeoDataFrame, else checked against ``net``."""
+    if not isinstance(points, Snapped):
+        return snap_points(net, points, name=name)
+    on = points.edge >= 0
+    bad = np.zeros(len(points), dtype=bool)
+    bad[on] = points.edge[on] >= net.n_edges
+    ok = on & ~bad
+    bad[ok] = ~(points.along_m[ok] <= net.length_m[points.edge[ok]] + 1e-6)
+    if bad.any():
+        raise InputError(
+            f"`{name}` was snapped onto another network: points {first_ids(points.ids[bad])} name segments "
+            f"or positions that this network ({net.n_edges:,} segments) does not have; snap them onto this "
+            "network with planner.snap.snap_points(net, points)"
+        )
+    return points
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Concatenated outputs of `planner._dijkstra.bounded_searches` over all source blocks."""
+
+    pair_src: np.ndarray
+    pair_dem: np.ndarray
+    pair_m: np.ndarray
+    node_src: np.ndarray
+    node_idx: np.ndarray
+    node_m: np.ndarray
+
+
+def _graph_arrays(net: StreetNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    adj = net.adjacency
+    return (
+        np.ascontiguousarray(adj.indptr, dtype=np.int64),
+        np.ascontiguousarray(adj.indices, dtype=np.int64),
+        np.ascontiguousarray(adj.data, dtype=np.float64),
+    )
+
+
+def _demand_arrays(net: StreetNetwork, demand: Snapped | None) -> tuple:
+    """CSR node -> (demand point, metres to its door) and edge -> (demand point, along, access)."""
+    n_nodes, n_edges = net.n_nodes, net.n_edges
+    if demand is None:
+        on = np.zeros(0, dtype=np.int64)
+        edge = along = access = np.zeros(0)
+    else:
+        on = np.flatnonzero(demand.edge >= 0)
+        edge = demand.edge[on]
+        along = demand.along_m[on]
+        access = demand.access_m[on]
+    edge = edge.astype(np.int64)
+    length = net.length_m[edge]
+    # each point is reachable from both ends of its segment
+    node = np.concatenate([net.edge_u[edge], net.edge_v[edge]]).astype(np.int64)
+    pts = np.concatenate([on, on])
+    metres = np.concatenate([access + along, access + (length - along)])
+    order = np.lexsort((pts, node))
+    node_ptr = np.concatenate([[0], np.cumsum(np.bincount(node, minlength=n_nodes))]).astype(np.int64)
+    by_edge = np.lexsort((on, edge))
+    edge_ptr = np.concatenate([[0], np.cumsum(np.bincount(edge, minlength=n_edges))]).astype(np.int64)
+    return (
+        node_ptr,
+        pts[order],
+        metres[order].astype(np.float64),
+        edge_ptr,
+        on[by_edge],
+        along[by_edge].astype(np.float64),
+        access[by_edge].astype(np.float64),
+    )
+
+
+def run_searches(
+    net: StreetNetwork,
+    sources: Snapped,
+    limit_m: float,
+    *,
+    demand: Snapped | None = None,
+    want_nodes: bool = False,
+    progress: bool = False,
+) -> _Found:
+    """Bounded searches from every source in blocks on a thread pool; outputs grouped by source, in order."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from planner._dijkstra import bounded_searches
+
+    graph = _graph_arrays(net)
+    dem = _demand_arrays(net, demand)
+    n_dem = 0 if demand is None else len(demand)
+    edge = sources.edge.astype(np.int64)
+    on = edge >= 0
+    safe = np.where(on, edge, 0)
+    length = net.length_m[safe]
+    along = np.where(on, sources.along_m, 0.0)
+    access = np.where(on, sources.access_m, 0.0)
+    start_u = net.edge_u[safe].astype(np.int64)
+    start_v = net.edge_v[safe].astype(np.int64)
+    start_u_m = access + along
+    start_v_m = access + (length - along)
+    n = len(edge)
+    blocks = [(lo, min(lo + _BLOCK, n)) for lo in range(0, n, _BLOCK)]
+
+    def block(lo: int, hi: int) -> tuple:
+        return bounded_searches(
+            *graph,
+            start_u[lo:hi],
+            start_v[lo:hi],
+            start_u_m[lo:hi],
+            start_v_m[lo:hi],
+            edge[lo:hi],
+            along[lo:hi],
+            access[lo:hi],
+            float(limit_m),
+            *dem,
+            n_dem,
+            want_nodes,
+        )
+
+    workers = max(
+        1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, len(blocks))
+    )
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, unit="site", desc="walk times")
+    results = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(block, lo, hi) for lo, hi in blocks]
+        for (lo, hi), fut in zip(blocks, futures, strict=True):
+            out = fut.result()
+            results.append((lo, out))
+            if bar is not None:
+                bar.update(hi - lo)
+    if bar is not None:
+        bar.close()
+    if not results:
+        empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+        return _Found(empty_i, empty_i, empty_f, empty_i, empty_i, empty_f)
+    return _Found(
+        np.concatenate([lo + out[0] for lo, out in results]),
+        np.concatenate([out[1] for _, out in results]),
+        np.concatenate([out[2] for _, out in results]),
+        np.concatenate([lo + out[3] for lo, out in results]),
+        np.concatenate([out[4] for _, out in results]),
+        np.concatenate([out[5] for _, out in results]),
+    )
