@@ -465,19 +465,23 @@ def _id_rank(ids: pd.Index) -> np.ndarray:
 
 def _nearest(times: TravelTimes, open_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per demand column: nearest open site row (-1: none), its walk seconds (NaN), open sites in reach."""
-    coo = times.matrix.tocoo()
-    keep = open_mask[coo.row]
-    rows, cols, walk = coo.row[keep], coo.col[keep], np.asarray(coo.data[keep], dtype=float)
+    csc = times.matrix.tocsc()  # keeps the stored zeros (a demand point on a site)
+    keep = open_mask[csc.indices]
+    rows = csc.indices[keep]
+    walk = np.asarray(csc.data[keep], dtype=float)
+    counts = np.diff(np.concatenate([[0], np.cumsum(keep)])[csc.indptr])
     n_demand = len(times.demand_ids)
-    order = np.lexsort((_id_rank(times.site_ids)[rows], walk, cols))
-    cols_s = cols[order]
-    first = np.ones(len(cols_s), dtype=bool)
-    first[1:] = cols_s[1:] != cols_s[:-1]
     pos = np.full(n_demand, -1, dtype=np.int64)
-    pos[cols_s[first]] = rows[order][first]
     walk_s = np.full(n_demand, np.nan)
-    walk_s[cols_s[first]] = walk[order][first]
-    return pos, walk_s, np.bincount(cols, minlength=n_demand)
+    some = counts > 0
+    if some.any():
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[some]
+        walk_s[some] = np.minimum.reduceat(walk, starts)
+        rank = _id_rank(times.site_ids)
+        at_min = walk == np.repeat(walk_s, counts)
+        best = np.minimum.reduceat(np.where(at_min, rank[rows], len(rank)), starts)
+        pos[some] = np.argsort(rank)[best]
+    return pos, walk_s, counts
 
 
 def _count_within(times: TravelTimes, open_mask: np.ndarray, threshold_s: float) -> np.ndarray:
