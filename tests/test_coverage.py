@@ -54,7 +54,7 @@ def small() -> TravelTimes:
 
 @st.composite
 def instances(draw):
-    """A random small instance: dense walk seconds with ties and gaps, shuffled integer site ids, weights, open set."""
+    """Random small instance: walk seconds with ties and gaps, shuffled site ids, weights, open set."""
     n_sites = draw(st.integers(1, 5))
     n_demand = draw(st.integers(1, 6))
     minutes = st.one_of(st.none(), st.integers(0, 15))
@@ -81,7 +81,7 @@ def oracle_nearest(dense, site_ids, open_flags):
     return out
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # nearest_sites
 
 
@@ -137,7 +137,7 @@ def test_nearest_sites_matches_loop_oracle(case):
         assert got["n_within"].iloc[i] == count
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # coverage_table
 
 
@@ -237,7 +237,7 @@ def test_inputs_are_not_mutated(small):
     assert (small.matrix != before_m).nnz == 0
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # coverage_by_area and gaps
 
 
@@ -359,7 +359,7 @@ def test_gaps_of_demand_points(small):
         gaps(table[["walk_min"]])
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # multi_tier_coverage
 
 
@@ -398,8 +398,8 @@ def test_multi_tier_covered_any_is_or_of_tiers(one, two):
     weights = pd.Series(one[2][:n], index=ids)
     thresholds = {"a": one[4], "b": two[4]}
     got = multi_tier_coverage(tiers, weights, thresholds_min=thresholds)
-    for tier in tiers:
-        alone = coverage_table(tiers[tier], weights, threshold_min=thresholds[tier])
+    for tier, times in tiers.items():
+        alone = coverage_table(times, weights, threshold_min=thresholds[tier])
         assert list(got[f"covered_{tier}"]) == list(alone["covered"])
     assert list(got["covered_any"]) == list(got["covered_a"] | got["covered_b"])
 
