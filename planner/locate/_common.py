@@ -390,7 +390,9 @@ def build_result(
     details: dict | None = None,
     assigned: pd.Series | None = None,
 ) -> SitingResult:
-    """A `SitingResult` from row positions, with `covered` and `assigned` (default nearest open) per demand."""
+    """A `SitingResult` from row positions, with `covered` and `assigned` (default nearest open) per
+    demand.
+    """
     from planner.locate._highs import relative_gap
 
     selected = np.sort(np.asarray(list(selected), dtype=np.int64))

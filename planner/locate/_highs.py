@@ -48,7 +48,7 @@ def relative_gap(objective: float, bound: float) -> float:
     return abs(bound - objective) / max(abs(objective), 1e-9)
 
 
-def solve_mip(
+def solve_mip(  # noqa: PLR0917 (the arrays of one model, in the order of the formula)
     cost: np.ndarray,
     a: sp.sparray | sp.spmatrix,
     row_lo: np.ndarray,
@@ -61,11 +61,15 @@ def solve_mip(
     time_limit_s: float = 60.0,
     mip_rel_gap: float = 1e-6,
     what: str = "model",
+    start: np.ndarray | None = None,
 ) -> MipSolution:
     """Solve ``min/max cost @ x  s.t.  row_lo <= A x <= row_hi, col_lo <= x <= col_hi, x[integral] integer``.
 
-    Infinite bounds are given as ``np.inf``. Runs single-threaded with a fixed seed, so the same model gives the
-    same plan. Raises `InfeasibleError` when HiGHS proves the model infeasible, `SolverError` when no plan is found.
+    Infinite bounds are given as ``np.inf``. Runs single-threaded with a fixed seed, so the same model gives
+    the
+    same plan. Raises `InfeasibleError` when HiGHS proves the model infeasible, `SolverError` when no plan is
+    found.
+    `start`, optional, is a feasible column vector handed to HiGHS as a first incumbent (e.g. a greedy plan).
     """
     a = sp.csc_array(a)
     a.sort_indices()
@@ -99,6 +103,11 @@ def solve_mip(
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("threads", 1)
     h.passModel(lp)
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = np.asarray(start, dtype=np.float64)
+        sol.value_valid = True
+        h.setSolution(sol)
     start = time.perf_counter()
     h.run()
     solve_s = time.perf_counter() - start
@@ -113,18 +122,28 @@ def solve_mip(
     elif status in (ms.kTimeLimit, ms.kIterationLimit, ms.kSolutionLimit, ms.kInterrupt) and len(x) == n_col:
         label = "time_limit"
     else:
-        raise SolverError(f"HiGHS stopped on {what} with status {h.modelStatusToString(status)!r} and no plan")
+        raise SolverError(
+            f"HiGHS stopped on {what} with status {h.modelStatusToString(status)!r} and no plan"
+        )
     if len(x) != n_col or info.primal_solution_status == 0:
-        raise SolverError(f"HiGHS found no feasible plan for {what} within {time_limit_s:g} s; raise time_limit_s")
+        raise SolverError(
+            f"HiGHS found no feasible plan for {what} within {time_limit_s:g} s; raise time_limit_s"
+        )
     x = np.where(integral, np.round(x), x) + 0.0
     objective = float(np.dot(lp.col_cost_, x))
-    if integral.any():
-        bound = float(info.mip_dual_bound)
-    else:
-        bound = objective
+    bound = float(info.mip_dual_bound) if integral.any() else objective
     if label == "optimal" and integral.any() and not np.isfinite(bound):
         bound = objective
     gap = relative_gap(objective, bound)
-    log.info("HiGHS %s: %d rows, %d cols, %s, objective %.6g, bound %.6g, gap %.3g%%, %.2f s",
-             what, n_row, n_col, label, objective, bound, 100 * gap, solve_s)
+    log.info(
+        "HiGHS %s: %d rows, %d cols, %s, objective %.6g, bound %.6g, gap %.3g%%, %.2f s",
+        what,
+        n_row,
+        n_col,
+        label,
+        objective,
+        bound,
+        100 * gap,
+        solve_s,
+    )
     return MipSolution(x, objective, bound, gap, label, solve_s)
