@@ -11,10 +11,9 @@ import logging
 
 import numpy as np
 import pyproj
-import scipy.sparse as sp
 
 from planner._errors import InputError
-from planner.network import StreetNetwork
+from planner.network import StreetNetwork, largest_part
 
 log = logging.getLogger(__name__)
 
@@ -85,31 +84,27 @@ def grid_city(
         np.hypot(mx - x[u], my - y[u]) + np.hypot(x[v] - mx, y[v] - my),
         np.hypot(dx, dy),
     )
-    net = _largest_part(x, y, u, v, length, bent, mx, my)
-    n_lines = len(net["u"])
-    npts = np.where(net["bent"], 3, 2)
+    npts = np.where(bent, 3, 2)
     coords = np.empty((int(npts.sum()), 2))
     start = np.concatenate([[0], np.cumsum(npts)[:-1]])
-    coords[start] = np.stack([net["x"][net["u"]], net["y"][net["u"]]], axis=1)
-    ends = start + npts - 1
-    coords[ends] = np.stack([net["x"][net["v"]], net["y"][net["v"]]], axis=1)
-    mid = start[net["bent"]] + 1
-    coords[mid] = np.stack([net["mx"][net["bent"]], net["my"][net["bent"]]], axis=1)
-    geometry = shapely.linestrings(coords, indices=np.repeat(np.arange(n_lines), npts))
-    out = StreetNetwork(
-        node_id=np.arange(len(net["x"]), dtype=np.int64),
-        x=net["x"],
-        y=net["y"],
-        edge_u=net["u"],
-        edge_v=net["v"],
-        length_m=net["length"],
-        crs=SHENYANG_CRS,
-        geometry=geometry,
-        source="synthetic",
-        stand_in=True,
-        dropped_nodes=net["dropped_nodes"],
-        dropped_parts=net["dropped_parts"],
-        description=f"synthetic stand-in: perturbed {block_m:g} m grid (seed {seed}), not real streets",
+    coords[start] = np.stack([x[u], y[u]], axis=1)
+    coords[start + npts - 1] = np.stack([x[v], y[v]], axis=1)
+    coords[start[bent] + 1] = np.stack([mx[bent], my[bent]], axis=1)
+    geometry = shapely.linestrings(coords, indices=np.repeat(np.arange(len(u)), npts))
+    out = largest_part(
+        StreetNetwork(
+            node_id=np.arange(len(x), dtype=np.int64),
+            x=x,
+            y=y,
+            edge_u=u,
+            edge_v=v,
+            length_m=length,
+            crs=SHENYANG_CRS,
+            geometry=geometry,
+            source="synthetic",
+            stand_in=True,
+            description=f"synthetic stand-in: perturbed {block_m:g} m grid (seed {seed}), not real streets",
+        )
     )
     log.info("%s", out.summary())
     return out
@@ -118,33 +113,6 @@ def grid_city(
 def _check_share(value: float, name: str) -> None:
     if not 0 <= value < 1:
         raise InputError(f"`{name}` must be a share in [0, 1), got {value!r}")
-
-
-def _largest_part(x, y, u, v, length, *extra_edge, extra_names=("bent", "mx", "my")) -> dict:
-    """Keep the largest connected part; renumber nodes; return arrays by name (edge extras filtered alike)."""
-    from scipy.sparse.csgraph import connected_components
-
-    n = len(x)
-    graph = sp.coo_array((np.ones(len(u)), (u, v)), shape=(n, n))
-    n_parts, label = connected_components(graph, directed=False)
-    sizes = np.bincount(label)
-    big = int(np.argmax(sizes))
-    on = label == big
-    new = np.full(n, -1, dtype=np.int64)
-    new[on] = np.arange(int(on.sum()))
-    keep_e = on[u]
-    out = {
-        "x": x[on],
-        "y": y[on],
-        "u": new[u[keep_e]],
-        "v": new[v[keep_e]],
-        "length": length[keep_e],
-        "dropped_nodes": int(n - on.sum()),
-        "dropped_parts": int(n_parts - 1),
-    }
-    for name, arr in zip(extra_names, extra_edge, strict=False):
-        out[name] = arr[keep_e]
-    return out
 
 
 def random_points(
