@@ -1,0 +1,213 @@
+"""Reading point (or polygon) layers from CSV and vector files, in any datum, into WGS84 GeoDataFrames.
+
+Formats (by file suffix): CSV/TSV/TXT (``.csv``, ``.tsv``, ``.txt``; UTF-8, or GB18030 for files saved by
+Chinese Excel), GeoJSON (``.geojson``, ``.json``), GeoPackage (``.gpkg``), Shapefile (``.shp``, or ``.zip``
+holding one) and GeoParquet (``.parquet``, ``.geoparquet``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner._errors import InputError
+from planner._validate import first_ids, point_problems, raise_if, weight_problems
+from planner.coords import parse_datum, to_wgs84
+
+log = logging.getLogger(__name__)
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip")
+PARQUET_SUFFIXES = (".parquet", ".geoparquet")
+
+#: Column names recognised as longitude / latitude in CSV files (case-insensitive, in order of preference).
+LON_NAMES = ("lon", "lng", "long", "longitude", "x")
+LAT_NAMES = ("lat", "latitude", "y")
+
+
+def _nearest(name: str, columns) -> str:
+    close = difflib.get_close_matches(str(name), [str(c) for c in columns], n=1, cutoff=0.4)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _missing_column(arg: str, name: str, columns, path: Path) -> str:
+    return (
+        f"`{arg}` column {name!r} is not in {path.name}; the columns are {list(map(str, columns))}"
+        f"{_nearest(name, columns)}"
+    )
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    sep = "\t" if path.suffix.lower() == ".tsv" else None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return pd.read_csv(path, sep=sep, engine="python", encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise InputError(f"{path.name} is not a readable CSV table ({err}); check the file") from None
+    raise InputError(f"{path.name} is neither UTF-8 nor GB18030 text; save it as UTF-8 CSV")
+
+
+def _find_xy(df: pd.DataFrame, lon: str | None, lat: str | None, path: Path) -> tuple[str, str]:
+    lower = {str(c).lower(): c for c in df.columns}
+    problems = []
+    found = []
+    for arg, given, names in (("lon", lon, LON_NAMES), ("lat", lat, LAT_NAMES)):
+        if given is not None:
+            if given not in df.columns:
+                problems.append(_missing_column(arg, given, df.columns, path))
+            found.append(given)
+            continue
+        hit = next((lower[n] for n in names if n in lower), None)
+        if hit is None:
+            problems.append(
+                f"no {arg} column found in {path.name} (looked for {', '.join(names)}); the columns are "
+                f"{list(map(str, df.columns))}; name it with `{arg}=`"
+            )
+        found.append(hit)
+    raise_if(problems, f"reading {path.name}")
+    return found[0], found[1]
+
+
+def _as_crs_name(datum: str) -> str:
+    return "EPSG:4326" if datum in ("wgs84", "gcj02", "bd09") else datum
+
+
+def read_points(
+    path,
+    *,
+    id: str | None = None,
+    weight: str | None = None,
+    crs=None,
+    lon: str | None = None,
+    lat: str | None = None,
+    index_name: str | None = None,
+    as_points: bool | None = None,
+    layer: str | int | None = None,
+):
+    """Read points (or polygons) from a file into a GeoDataFrame in WGS84 (EPSG:4326).
+
+    Parameters
+    ----------
+    path
+        CSV/TSV/TXT, GeoJSON, GeoPackage, Shapefile (or a zip of one), or GeoParquet file.
+    id
+        Column holding unique ids; it becomes the index. None numbers the rows 0, 1, 2, ...
+    weight
+        Column that must hold non-negative numbers (checked; kept under its name). None: no check.
+    crs
+        What the coordinates are: ``"wgs84"``, ``"gcj02"`` (Gaode/AMap, Tencent), ``"bd09"`` (Baidu) or
+        ``"EPSG:<code>"``. It overrides whatever the file says (GCJ-02 files usually claim WGS84). Required
+        for CSV files; for vector files None uses the file's CRS.
+    lon, lat
+        CSV only: the coordinate columns; None looks for lon/lng/long/longitude/x and lat/latitude/y
+        (case-insensitive). With a projected ``crs`` they hold metres (x/y).
+    index_name
+        Name of the index (e.g. ``"demand_id"``); None uses the id column's name (or ``"id"``).
+    as_points
+        True replaces polygons and lines by a representative point inside each (points stay as they are).
+        None (the default) is False: geometries are kept.
+    layer
+        GeoPackage layer name or number; None reads the first layer.
+
+    Returns
+    -------
+    GeoDataFrame in EPSG:4326, one row per row of the file (no row is dropped), index named ``index_name``.
+
+    Raises
+    ------
+    InputError
+        The file is missing or of an unknown format; the id, weight, lon or lat column is missing (the message
+        lists the columns and the nearest name); duplicate or missing ids; NaN or missing coordinates; a
+        negative or non-numeric weight; no CRS in the file and no ``crs=``.
+    """
+    import geopandas as gpd
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"`path` {str(path)!r} does not exist; check the file name and folder")
+    suffix = path.suffix.lower()
+    datum = parse_datum(crs, name="crs") if crs is not None else None
+    if suffix in CSV_SUFFIXES:
+        df = _read_csv(path)
+        if datum is None:
+            raise InputError(
+                f"`crs` is needed for {path.name}: a CSV file does not say what its coordinates are; pass "
+                "crs='wgs84' (GPS, OpenStreetMap), 'gcj02' (Gaode/AMap, Tencent), 'bd09' (Baidu) "
+                "or 'EPSG:<code>'"
+            )
+        xcol, ycol = _find_xy(df, lon, lat, path)
+        x = pd.to_numeric(df[xcol], errors="coerce")
+        y = pd.to_numeric(df[ycol], errors="coerce")
+        gdf = gpd.GeoDataFrame(
+            df.drop(columns=[xcol, ycol]), geometry=gpd.points_from_xy(x, y), crs=_as_crs_name(datum)
+        )
+        bad = x.isna() | y.isna()
+        if bad.any():
+            ids = df.loc[bad, id] if id is not None and id in df.columns else df.index[bad]
+            raise InputError(
+                f"{path.name} has missing or non-numeric coordinates ({xcol!r}/{ycol!r}) in rows with ids "
+                f"{first_ids(ids)}; fix or remove those rows (none are dropped silently)"
+            )
+    elif suffix in VECTOR_SUFFIXES or suffix in PARQUET_SUFFIXES:
+        try:
+            if suffix in PARQUET_SUFFIXES:
+                gdf = gpd.read_parquet(path)
+            else:
+                gdf = gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
+        except Exception as err:  # pyogrio / pyarrow raise many kinds
+            raise InputError(
+                f"{path.name} could not be read as a {suffix} file ({err}); check the file"
+            ) from err
+        if datum is None and gdf.crs is None:
+            raise InputError(
+                f"{path.name} has no CRS information; pass crs='wgs84', 'gcj02', 'bd09' or 'EPSG:<code>'"
+            )
+        if datum is not None:
+            if gdf.crs is not None and datum not in ("wgs84", "gcj02", "bd09"):
+                log.info("%s: using crs=%s instead of the file's %s", path.name, datum, gdf.crs.to_string())
+            gdf = gdf.set_crs(_as_crs_name(datum), allow_override=True)
+    else:
+        raise InputError(
+            f"`path` {path.name!r} has an unknown format {suffix!r}; use one of "
+            f"{', '.join(CSV_SUFFIXES + VECTOR_SUFFIXES + PARQUET_SUFFIXES)}"
+        )
+
+    problems = []
+    for arg, col in (("id", id), ("weight", weight)):
+        if col is not None and col not in gdf.columns:
+            problems.append(_missing_column(arg, col, gdf.columns, path))
+    raise_if(problems, f"reading {path.name}")
+    gdf = gdf.set_index(id, drop=True) if id is not None else gdf.reset_index(drop=True)
+    gdf.index.name = index_name or id or "id"
+    problems = point_problems(gdf, path.name)
+    if weight is not None:
+        problems += weight_problems(gdf[weight], f"{path.name}[{weight!r}]")
+    raise_if(problems, f"reading {path.name}")
+    if weight is not None:
+        gdf[weight] = pd.to_numeric(gdf[weight]).astype(float)
+
+    gdf = to_wgs84(gdf, datum if datum in ("wgs84", "gcj02", "bd09") else None)
+    if as_points:
+        types = gdf.geometry.geom_type
+        not_point = ~types.isin(["Point"])
+        if not_point.any():
+            geom = gdf.geometry.copy()
+            geom[not_point] = gdf.geometry[not_point].representative_point()
+            gdf = gdf.set_geometry(geom)
+            log.info("%s: %d polygons/lines replaced by a point inside each", path.name, int(not_point.sum()))
+    if not np.isfinite(gdf.total_bounds).all():
+        raise InputError(f"{path.name} has no usable coordinates; check the file")
+    log.info(
+        "read %s: %d rows, %s, from %s",
+        path.name,
+        len(gdf),
+        ", ".join(sorted(gdf.geom_type.unique())),
+        datum or "the file's CRS",
+    )
+    return gdf
