@@ -1,0 +1,1017 @@
+"""Folium maps of a plan that a district official can open in a browser, with or without internet.
+
+`plan_map` draws, from bottom to top: districts coloured by the covered share of their older residents,
+the street-following service areas of the chosen sites, every demand point coloured by its walk to the
+nearest chosen site of a tier, and the sites (new, upgraded, existing; candidates hidden at first). A layer
+control, a legend, a title box with headline numbers and, whenever any input is a stand-in, a banner that
+cannot be missed complete it.
+
+Drawing many points
+-------------------
+folium's one-``CircleMarker``-per-point pages take 34 s to save and weigh 36.7 MB for 50,000 points
+(BASELINE.md). Here the demand points travel as one compact JavaScript array (coordinates rounded to 1e-6
+degrees, about 0.1 m) and a short loop draws them as Leaflet circle markers on one canvas
+(``prefer_canvas``), with one tooltip and one popup per layer whose text is built when a point is hovered.
+Sites and polygons travel the same way.
+
+Offline pages
+-------------
+With ``offline=True`` Leaflet and Leaflet.markercluster are inlined into the page from the PyPI packages
+``xstatic-leaflet`` and ``xstatic-leaflet-markercluster``, and folium's other CDN assets (jQuery,
+Bootstrap, Font Awesome, awesome-markers) are left out: the page uses none of them (sites are ``DivIcon``
+symbols). The page then asks nothing of the network; without tiles it has a plain background, a set
+``maxZoom``, and shows every layer.
+
+Tiles
+-----
+Online, the default background is OpenStreetMap, whose Web Mercator tiles match the WGS84 overlays. Never
+use Gaode/AMap or Tencent tiles, which are drawn in GCJ-02, nor Baidu tiles (BD-09): WGS84 overlays on them
+are shifted by hundreds of metres. `plan_map` refuses tile URLs from those providers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import json
+import logging
+import math
+import os
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import folium
+import numpy as np
+import pandas as pd
+from branca.element import CssLink, Element, JavascriptLink
+from folium.elements import MacroElement
+from folium.map import Layer
+from folium.template import Template
+
+from planner._errors import InputError, PlannerWarning
+from planner._validate import first_ids, point_problems, raise_if, weight_problems
+from planner.settings import LIFE_CIRCLE_MIN
+
+log = logging.getLogger(__name__)
+
+#: Upper ends (minutes) of the walk-time classes of demand points; then "more than"; NaN: not reachable.
+MINUTE_BREAKS = (5.0, 10.0, 15.0)
+#: Colours of the walk-time classes, one more than `MINUTE_BREAKS` (the last is "more than 15 min").
+MINUTE_COLOURS = ("#1a9641", "#a6d96a", "#fdae61", "#d7191c")
+#: Colour of demand points with no chosen site of the tier within the walk limit.
+UNREACHED_COLOUR = "#6a3d9a"
+#: Default colours of tiers, in the order of ``tiers`` (sites, service areas).
+TIER_COLOURS = ("#c2185b", "#1f78b4", "#ff7f00", "#33a02c", "#6a3d9a")
+#: Upper ends of the classes of a district's covered share (fractions), and their colours (one more).
+SHARE_BREAKS = (0.2, 0.4, 0.6, 0.8)
+SHARE_COLOURS = ("#f1eef6", "#bdc9e1", "#74a9cf", "#2b8cbe", "#045a8d")
+#: Site statuses: chosen new sites, chosen upgrades of existing ones, existing ones kept, candidates left.
+STATUSES = ("new", "upgraded", "existing", "candidate")
+#: Set this environment variable to 1 to make every map offline (inlined assets) unless ``offline=False``.
+OFFLINE_ENV = "PLANNER_OFFLINE"
+#: Deepest zoom of the map (OpenStreetMap's tiles reach 19).
+MAX_ZOOM = 19
+#: Candidate sites are clustered (Leaflet.markercluster) when there are more than this many.
+CLUSTER_MIN = 200
+#: Polygons are simplified with this tolerance (degrees, about 1 m) before they are written into the page.
+SIMPLIFY_DEG = 1e-5
+#: Coordinates are rounded to this many decimals of a degree (about 0.1 m).
+COORD_DECIMALS = 6
+
+_TIER_KEYS = ("name", "threshold_min", "colour")
+_SHIFTED_TILES = ("autonavi", "amap", "gaode", "map.qq.com", "gtimg", "baidu", "bdimg", "bdstatic")
+_STATUS_LABEL = {
+    "new": "New sites (chosen)",
+    "upgraded": "Upgraded sites (chosen)",
+    "existing": "Existing sites (kept as they are)",
+    "candidate": "Candidate sites (not chosen)",
+}
+_SYMBOL_PX = {"new": 20, "upgraded": 18, "existing": 12, "candidate": 9}
+_Z_OFFSET = {"new": 1000, "upgraded": 900, "existing": 500, "candidate": 0}
+
+
+@dataclass(frozen=True)
+class _Tier:
+    name: str
+    threshold_min: float
+    colour: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.threshold_min:g} min)"
+
+
+def plan_map(
+    *,
+    demand,
+    sites,
+    service_areas=None,
+    districts=None,
+    tiers: Sequence[Mapping] | None = None,
+    stand_ins: Sequence[str] | str = (),
+    title: str | None = None,
+    summary: Mapping[str, str] | None = None,
+    offline: bool | None = None,
+    tiles=None,
+):
+    """Draw a plan on a folium map: demand by walk time, sites, service areas, districts, legend and banner.
+
+    Every layer may come in any CRS and is reprojected to WGS84; no input is changed.
+
+    Parameters
+    ----------
+    demand
+        Points (GeoDataFrame with a unique index, e.g. ``demand_id``) with columns ``weight`` (older
+        residents) and per tier ``walk_min_<tier>`` (walk minutes to the nearest chosen site of that tier,
+        NaN if none within the limit) and optionally ``covered_<tier>`` (bool; default
+        ``walk_min_<tier> <= threshold_min``). Drawn as canvas circles coloured by walk minutes
+        (`MINUTE_BREAKS`) and sized by weight, one layer per tier (the first shown), with a tooltip and a
+        popup giving id, weight and minutes.
+    sites
+        Points with columns ``tier`` (a tier name) and ``status`` (one of `STATUSES`), optional ``name``
+        and ``stand_in``. Each tier has its own shape and colour, each status its own fill and size; the
+        candidates' layer is hidden at first (and clustered above `CLUSTER_MIN` sites).
+    service_areas
+        Polygons with columns ``site_id``, ``tier`` and ``threshold_min`` (street-following service areas),
+        drawn semi-transparent, one layer per tier.
+    districts
+        Polygons with column ``name``, optional ``weight`` (older residents) and per tier ``share_<tier>``
+        (covered share of older residents, 0-1): a choropleth per tier (the first shown) whose tooltip gives
+        the district, its older residents and every tier's share.
+    tiers
+        ``[{"name": "centre", "threshold_min": 15, "colour": "#c2185b"}, ...]``; ``colour`` is optional
+        (`TIER_COLOURS`). Default: one tier per ``walk_min_<tier>`` column of ``demand``, with the threshold
+        of its service areas, else 15 minutes (the 15-minute life circle of GB 50180-2018).
+    stand_ins
+        Descriptions of stand-in inputs, e.g. ``"SYNTHETIC STAND-IN street network - not real streets"``.
+        Any given, or any layer marked ``attrs["stand_in"]`` or with a true ``stand_in`` column, puts a red
+        banner listing them across the top of the page.
+    title
+        Scenario name shown in the title box (default ``"Elderly-care siting plan"``).
+    summary
+        Headline numbers for the title box, e.g. ``{"Older residents within 15 min of a centre": "62.4 %"}``.
+    offline
+        Inline Leaflet (and Leaflet.markercluster) into the page so that it renders with no internet, and
+        leave out folium's other CDN assets. Default: True when ``tiles`` is None or the environment
+        variable ``PLANNER_OFFLINE`` is ``1``.
+    tiles
+        Background tiles as folium takes them (a name, URL template, ``folium.TileLayer`` or xyzservices
+        provider). Default: none offline (a plain background), OpenStreetMap online. Gaode/AMap, Tencent
+        (GCJ-02) and Baidu (BD-09) tiles are refused: WGS84 overlays are shifted on them.
+
+    Returns
+    -------
+    folium.Map
+        Save it with `save_map`.
+
+    Raises
+    ------
+    InputError
+        Listing every problem of the inputs (missing columns, no CRS, wrong geometry types, unknown tiers or
+        statuses, shares outside 0-1, shifted tiles).
+    """
+    offline = _resolve_offline(offline, tiles)
+    problems: list[str] = []
+    problems += _layer_problems(demand, "demand", geom="point")
+    problems += _layer_problems(sites, "sites", geom="point")
+    if service_areas is not None:
+        problems += _layer_problems(service_areas, "service_areas", geom="polygon")
+    if districts is not None:
+        problems += _layer_problems(districts, "districts", geom="polygon")
+    problems += _tile_problems(tiles)
+    raise_if(problems, "`plan_map` inputs")
+
+    tier_list = _resolve_tiers(tiers, demand, service_areas)
+    names = [t.name for t in tier_list]
+    problems = _demand_problems(demand, tier_list)
+    problems += _column_problems(sites, "sites", {"tier": names, "status": STATUSES})
+    if service_areas is not None:
+        problems += _column_problems(service_areas, "service_areas", {"tier": names, "site_id": None})
+        problems += _minutes_problems(service_areas, "threshold_min", "service_areas", required=True)
+    if districts is not None:
+        problems += _column_problems(districts, "districts", {"name": None})
+        problems += _district_problems(districts, tier_list)
+    if summary is not None and not isinstance(summary, Mapping):
+        problems.append(
+            f"`summary` must be a dict of headline -> value, got {type(summary).__name__}; "
+            "e.g. {'Older residents within 15 min of a centre': '62.4 %'}"
+        )
+    raise_if(problems, "`plan_map` inputs")
+
+    layers = {"demand": demand, "sites": sites, "service_areas": service_areas, "districts": districts}
+    wgs = {key: None if gdf is None else gdf.to_crs(4326) for key, gdf in layers.items()}
+    raise_if(
+        [p for key, gdf in wgs.items() if gdf is not None for p in _range_problems(gdf, key)], "`plan_map`"
+    )
+
+    banner_lines = _banner_lines(stand_ins, layers)
+    bounds = _bounds([gdf for gdf in wgs.values() if gdf is not None])
+    centre = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+
+    if tiles is None and not offline:
+        tiles = "OpenStreetMap"
+    m = folium.Map(
+        location=centre,
+        zoom_start=13,
+        tiles=tiles,
+        max_zoom=MAX_ZOOM,
+        prefer_canvas=True,
+        control_scale=True,
+        zoom_control="bottomleft",
+    )
+    m._id = "plan"
+    m.options["max_zoom"] = MAX_ZOOM
+    m._planner_offline = offline
+    root = m.get_root()
+    if offline:
+        from planner._assets import offline_head
+
+        m.default_js = []
+        m.default_css = []
+        _add(root.header, _Raw(offline_head(cluster=True)), "planner_offline_assets")
+    _add(m, _PageStyle(plain_background=tiles is None), "style")
+
+    if wgs["districts"] is not None:
+        _add_districts(m, wgs["districts"], tier_list)
+    if wgs["service_areas"] is not None:
+        _add_service_areas(m, wgs["service_areas"], tier_list)
+    _add_demand(m, wgs["demand"], demand, tier_list)
+    statuses = _add_sites(m, wgs["sites"], tier_list, offline=offline)
+
+    _add(m, _Control(_title_html(title, summary, bool(banner_lines)), "topleft", "pl-title"), "title")
+    _add(m, folium.LayerControl(collapsed=False, position="topleft"), "layers")
+    legend = _legend_html(
+        tier_list, statuses, wgs["service_areas"] is not None, _has_shares(districts, tier_list)
+    )
+    _add(m, _Control(legend, "topright", "pl-legend"), "legend")
+    if banner_lines:
+        _add(m, _Banner(banner_lines), "banner")
+    _add(m, folium.FitBounds(bounds, padding=(20, 20)), "fit")
+
+    log.info(
+        "map: %s demand points in %d tier(s), %s sites (%s), %s service areas, %s districts, %s, "
+        "%d stand-in note(s)",
+        f"{len(demand):,}",
+        len(tier_list),
+        f"{len(sites):,}",
+        ", ".join(f"{n} {s}" for s, n in statuses.items()) or "none",
+        "no" if service_areas is None else f"{len(service_areas):,}",
+        "no" if districts is None else f"{len(districts):,}",
+        "offline (assets inlined)" if offline else "online (CDN assets)",
+        len(banner_lines),
+    )
+    return m
+
+
+def save_map(m, path: str | os.PathLike) -> Path:
+    """Write a map as one UTF-8 HTML file and return its path.
+
+    Warns (`PlannerWarning`) when a map made with ``offline=True`` links scripts or styles from the internet,
+    e.g. because a folium plugin was added to it afterwards.
+    """
+    path = Path(path)
+    if not path.parent.exists():
+        raise InputError(
+            f"`path` folder {str(path.parent)!r} does not exist; create it first "
+            "(Path(...).mkdir(parents=True))"
+        )
+    text = m.get_root().render()
+    if getattr(m, "_planner_offline", False):
+        links = external_assets(text)
+        if links:
+            warnings.warn(
+                f"map was made offline but links {first_ids(links)} from the internet; it will not render "
+                "fully without a connection. Remove the element that added them, or make the map with "
+                "offline=False",
+                PlannerWarning,
+                stacklevel=2,
+            )
+    path.write_text(text, encoding="utf-8")
+    log.info("map saved: %s, %.1f MB", path, path.stat().st_size / 1e6)
+    return path
+
+
+def external_assets(page_html: str) -> list[str]:
+    """Addresses of scripts, style sheets and CSS ``url()`` images that a page loads from the network."""
+    found = re.findall(r"<script\b[^>]*\bsrc\s*=\s*[\"']?((?:https?:)?//[^\"'\s>]+)", page_html, flags=re.I)
+    found += re.findall(r"<link\b[^>]*\bhref\s*=\s*[\"']?((?:https?:)?//[^\"'\s>]+)", page_html, flags=re.I)
+    found += re.findall(r"url\(\s*[\"']?((?:https?:)?//[^\"')\s]+)", page_html, flags=re.I)
+    found += re.findall(r"@import\s+[\"']((?:https?:)?//[^\"']+)", page_html, flags=re.I)
+    return list(dict.fromkeys(found))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# validation
+
+
+def _resolve_offline(offline: bool | None, tiles) -> bool:
+    if offline is not None:
+        return bool(offline)
+    return tiles is None or os.environ.get(OFFLINE_ENV, "") == "1"
+
+
+def _layer_problems(gdf, name: str, *, geom: str) -> list[str]:
+    problems = point_problems(gdf, name)
+    if problems and not hasattr(gdf, "geometry"):
+        return problems
+    kinds = {"point": ("Point",), "polygon": ("Polygon", "MultiPolygon")}[geom]
+    types = gdf.geometry.geom_type
+    bad = types.notna() & ~types.isin(kinds)
+    if bad.any():
+        fix = (
+            "use `gdf.representative_point()` for polygons"
+            if geom == "point"
+            else "give service areas / district boundaries as polygons"
+        )
+        problems.append(
+            f"`{name}` must hold {' or '.join(kinds)} geometries; rows {first_ids(gdf.index[bad])} are "
+            f"{', '.join(sorted(set(types[bad])))}; {fix}"
+        )
+    return problems
+
+
+def _tile_problems(tiles) -> list[str]:
+    if tiles is None:
+        return []
+    text = " ".join(
+        str(x)
+        for x in (tiles, getattr(tiles, "tiles", ""), getattr(tiles, "url", ""), getattr(tiles, "name", ""))
+    ).lower()
+    hit = [key for key in _SHIFTED_TILES if key in text]
+    if hit:
+        return [
+            f"`tiles` look like Gaode/AMap, Tencent or Baidu tiles ({hit[0]!r}); those are drawn in GCJ-02 / "
+            "BD-09 "
+            "and every WGS84 layer would be shifted by hundreds of metres. Use tiles=None (offline), "
+            "'OpenStreetMap', or another WGS84/Web Mercator source"
+        ]
+    return []
+
+
+def _resolve_tiers(tiers, demand, service_areas) -> list[_Tier]:
+    if tiers is None:
+        names = [c[len("walk_min_") :] for c in demand.columns if str(c).startswith("walk_min_")]
+        if not names:
+            raise InputError(
+                "`demand` has no `walk_min_<tier>` columns and `tiers` was not given; add a column of walk "
+                "minutes "
+                "per tier (e.g. `walk_min_centre`) or pass tiers=[{'name': 'centre', 'threshold_min': 15}]"
+            )
+        tiers = [{"name": n, "threshold_min": _default_threshold(n, service_areas)} for n in names]
+    if isinstance(tiers, (Mapping, str)) or not isinstance(tiers, Sequence) or not tiers:
+        raise InputError(
+            f"`tiers` must be a non-empty list of dicts, got {tiers!r}; "
+            "e.g. [{'name': 'centre', 'threshold_min': 15}, {'name': 'station', 'threshold_min': 10}]"
+        )
+    problems: list[str] = []
+    out: list[_Tier] = []
+    for k, spec in enumerate(tiers):
+        if not isinstance(spec, Mapping):
+            problems.append(f"`tiers[{k}]` must be a dict with keys {_TIER_KEYS}, got {spec!r}")
+            continue
+        for key in spec:
+            if key not in _TIER_KEYS:
+                near = difflib.get_close_matches(str(key), _TIER_KEYS, n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                problems.append(
+                    f"`tiers[{k}]` has unknown key {key!r}{hint} (keys are {', '.join(_TIER_KEYS)})"
+                )
+        name = spec.get("name")
+        if not isinstance(name, str) or not name:
+            problems.append(f"`tiers[{k}]['name']` must be a non-empty string, got {name!r}")
+            continue
+        threshold = spec.get("threshold_min")
+        try:
+            threshold = float(threshold)
+        except (TypeError, ValueError):
+            threshold = math.nan
+        if not (math.isfinite(threshold) and threshold > 0):
+            problems.append(
+                f"`tiers[{k}]['threshold_min']` must be a positive number of minutes, "
+                f"got {spec.get('threshold_min')!r}"
+            )
+            continue
+        colour = spec.get("colour") or TIER_COLOURS[k % len(TIER_COLOURS)]
+        out.append(_Tier(name, threshold, str(colour)))
+    names = [t.name for t in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        problems.append(f"`tiers` names must be unique; repeated: {first_ids(dup)}")
+    raise_if(problems, "`tiers`")
+    return out
+
+
+def _default_threshold(name: str, service_areas) -> float:
+    if service_areas is not None and {"tier", "threshold_min"} <= set(service_areas.columns):
+        values = pd.to_numeric(
+            service_areas.loc[service_areas["tier"] == name, "threshold_min"], errors="coerce"
+        )
+        values = values.dropna()
+        if len(values):
+            return float(values.min())
+    return LIFE_CIRCLE_MIN["15-minute"]
+
+
+def _column_problems(gdf, name: str, columns: Mapping[str, Sequence | None]) -> list[str]:
+    problems = []
+    for column, allowed in columns.items():
+        if column not in gdf.columns:
+            problems.append(f"`{name}` has no column {column!r}; columns are {list(gdf.columns)}")
+        elif allowed is not None:
+            bad = ~gdf[column].isin(allowed)
+            if bad.any():
+                values = sorted({str(v) for v in gdf.loc[bad, column]})
+                problems.append(
+                    f"`{name}[{column!r}]` must be one of {list(allowed)}; got {first_ids(values)} "
+                    f"in rows {first_ids(gdf.index[bad])}"
+                )
+    return problems
+
+
+def _minutes_problems(gdf, column: str, name: str, *, required: bool) -> list[str]:
+    if column not in gdf.columns:
+        return [f"`{name}` has no column {column!r}; columns are {list(gdf.columns)}"] if required else []
+    values = pd.to_numeric(gdf[column], errors="coerce")
+    text = gdf[column].notna() & values.isna()
+    if text.any():
+        return [f"`{name}[{column!r}]` must be minutes (numbers); rows {first_ids(gdf.index[text])} are not"]
+    bad = (values < 0) | np.isinf(values)
+    if required:
+        bad |= values.isna()
+    if bad.any():
+        return [
+            f"`{name}[{column!r}]` must be minutes >= 0{'' if required else ' or NaN (not reachable)'}; "
+            f"rows {first_ids(gdf.index[bad])} are not"
+        ]
+    return []
+
+
+def _demand_problems(demand, tiers: list[_Tier]) -> list[str]:
+    if "weight" not in demand.columns:
+        problems = [
+            f"`demand` has no column 'weight' (older residents per point); columns are "
+            f"{list(demand.columns)}; "
+            "rename your count column to 'weight'"
+        ]
+    else:
+        problems = weight_problems(demand["weight"], "demand['weight']")
+    for tier in tiers:
+        problems += _minutes_problems(demand, f"walk_min_{tier.name}", "demand", required=False)
+        if f"walk_min_{tier.name}" not in demand.columns:
+            problems[-1] += f" (tier {tier.name!r}: walk minutes to its nearest chosen site, NaN if none)"
+        column = f"covered_{tier.name}"
+        if column in demand.columns:
+            values = demand[column]
+            bad = ~values.isin([True, False]) | values.isna()
+            if bad.any():
+                problems.append(
+                    f"`demand[{column!r}]` must be True/False; rows {first_ids(demand.index[bad])} are not"
+                )
+    return problems
+
+
+def _district_problems(districts, tiers: list[_Tier]) -> list[str]:
+    problems = []
+    if "weight" in districts.columns:
+        problems += weight_problems(districts["weight"], "districts['weight']")
+    for tier in tiers:
+        column = f"share_{tier.name}"
+        if column not in districts.columns:
+            continue
+        values = pd.to_numeric(districts[column], errors="coerce")
+        bad = (districts[column].notna() & values.isna()) | (values < 0) | (values > 1)
+        if bad.any():
+            problems.append(
+                f"`districts[{column!r}]` must be a share between 0 and 1 (not per cent); rows "
+                f"{first_ids(districts.index[bad])} are not (largest {values[bad].max():g})"
+            )
+    return problems
+
+
+def _range_problems(gdf, name: str) -> list[str]:
+    import shapely
+
+    xy = shapely.get_coordinates(gdf.geometry.values)
+    if len(xy) and not (np.all(np.abs(xy[:, 0]) <= 180) and np.all(np.abs(xy[:, 1]) <= 90)):
+        return [
+            f"`{name}` lies outside longitude -180..180 / latitude -90..90 after reprojection to WGS84; "
+            "its CRS "
+            "is probably wrong (e.g. metres labelled EPSG:4326): set the right one with `gdf.set_crs(..., "
+            "allow_override=True)`"
+        ]
+    return []
+
+
+def _has_shares(districts, tiers: list[_Tier]) -> bool:
+    return districts is not None and any(f"share_{t.name}" in districts.columns for t in tiers)
+
+
+def _is_stand_in(gdf) -> bool:
+    if gdf is None:
+        return False
+    flagged = bool(gdf.attrs.get("stand_in", False))
+    if "stand_in" in gdf.columns:
+        flagged = flagged or bool(gdf["stand_in"].eq(True).any())
+    return flagged
+
+
+def _banner_lines(stand_ins, layers: Mapping) -> list[str]:
+    lines = [stand_ins] if isinstance(stand_ins, str) else [str(s) for s in (stand_ins or ())]
+    for key, gdf in layers.items():
+        if not _is_stand_in(gdf):
+            continue
+        if "stand_in" in gdf.columns and gdf["stand_in"].eq(True).any():
+            flagged = gdf.index[gdf["stand_in"].eq(True)]
+            lines.append(f"STAND-IN {key.replace('_', ' ')}: {first_ids(flagged)} not real")
+        else:
+            note = gdf.attrs.get("note") or "not real data"
+            lines.append(f"STAND-IN {key.replace('_', ' ')}: {note}")
+    return list(dict.fromkeys(line for line in lines if line.strip()))
+
+
+def _bounds(gdfs) -> list[list[float]]:
+    boxes = np.array([g.total_bounds for g in gdfs if len(g)])
+    if not len(boxes) or not np.isfinite(boxes).all():
+        raise InputError("`demand`, `sites`, `service_areas` and `districts` are all empty; nothing to draw")
+    return [
+        [float(boxes[:, 1].min()), float(boxes[:, 0].min())],
+        [float(boxes[:, 3].max()), float(boxes[:, 2].max())],
+    ]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# layers
+
+
+def _add_demand(m, wgs, demand, tiers: list[_Tier]) -> None:
+    import shapely
+
+    xy = np.round(shapely.get_coordinates(wgs.geometry.values), COORD_DECIMALS)
+    weight = pd.to_numeric(demand["weight"]).to_numpy(dtype=float)
+    positive = weight[weight > 0]
+    weight_ref = float(np.quantile(positive, 0.99)) if len(positive) else 1.0
+    data = {
+        "lat": xy[:, 1].tolist(),
+        "lon": xy[:, 0].tolist(),
+        "w": np.round(weight, 2).tolist(),
+        "wref": weight_ref,
+        "id": _ids(demand.index),
+        "idName": html.escape(str(demand.index.name or "id")),
+        "breaks": list(MINUTE_BREAKS),
+        "colours": list(MINUTE_COLOURS),
+        "none": UNREACHED_COLOUR,
+        "tiers": [],
+    }
+    for tier in tiers:
+        minutes = pd.to_numeric(demand[f"walk_min_{tier.name}"]).to_numpy(dtype=float)
+        column = f"covered_{tier.name}"
+        if column in demand.columns:
+            covered = demand[column].astype(bool).to_numpy()
+        else:
+            covered = np.nan_to_num(minutes, nan=np.inf) <= tier.threshold_min
+        rounded = np.round(minutes, 1)
+        data["tiers"].append(
+            {
+                "label": html.escape(f"walk to nearest {tier.name}"),
+                "m": [None if math.isnan(x) else x for x in rounded.tolist()],
+                "c": covered.astype(int).tolist(),
+            }
+        )
+    store = _add(m, _JsData(data), "demand_data")
+    for k, tier in enumerate(tiers):
+        name = html.escape(f"Older residents: walk to nearest {tier.name}")
+        _add(m, _DemandLayer(store, tier_index=k, name=name, show=k == 0), f"demand_{k}")
+
+
+def _add_sites(m, wgs, tiers: list[_Tier], *, offline: bool) -> dict[str, int]:
+    import shapely
+
+    index = {t.name: k for k, t in enumerate(tiers)}
+    counts: dict[str, int] = {}
+    for status in STATUSES:
+        part = wgs[wgs["status"] == status]
+        if not len(part):
+            continue
+        counts[status] = len(part)
+        tier_k = part["tier"].map(index).to_numpy()
+        order = np.lexsort((np.arange(len(part)), tier_k))
+        part = part.iloc[order]
+        tier_k = tier_k[order]
+        icons = sorted(set(tier_k.tolist()))
+        xy = np.round(shapely.get_coordinates(part.geometry.values), COORD_DECIMALS)
+        data = {
+            "lat": xy[:, 1].tolist(),
+            "lon": xy[:, 0].tolist(),
+            "icon": [icons.index(k) for k in tier_k.tolist()],
+            "icons": [{"html": _symbol_html(tiers[k], k, status), "size": _SYMBOL_PX[status]} for k in icons],
+            "tip": [_site_tip(site_id, row, status) for site_id, row in part.iterrows()],
+            "z": _Z_OFFSET[status],
+        }
+        cluster = status == "candidate" and len(part) > CLUSTER_MIN
+        if cluster and not offline:
+            _add(m, _ClusterAssets(), "cluster_assets")
+        store = _add(m, _JsData(data), f"sites_{status}_data")
+        layer = _SiteLayer(store, cluster=cluster, name=_STATUS_LABEL[status], show=status != "candidate")
+        _add(m, layer, f"sites_{status}")
+    return counts
+
+
+def _site_tip(site_id, row, status: str) -> str:
+    name = row.get("name") if "name" in row.index else None
+    head = f"<b>{html.escape(str(name))}</b><br>" if name is not None and not pd.isna(name) else ""
+    text = f"{head}site {html.escape(str(site_id))}<br>{html.escape(str(row['tier']))}, {status}"
+    if "stand_in" in row.index and row["stand_in"] is True:
+        text += "<br><b style='color:#b00020'>STAND-IN, not a real site</b>"
+    return text
+
+
+def _add_service_areas(m, wgs, tiers: list[_Tier]) -> None:
+    for k, tier in enumerate(tiers):
+        part = wgs[wgs["tier"] == tier.name]
+        if not len(part):
+            continue
+        style = {
+            "color": tier.colour,
+            "weight": 1,
+            "opacity": 0.7,
+            "fillColor": tier.colour,
+            "fillOpacity": 0.1,
+        }
+        tips = [
+            html.escape(f"site {site_id}: {tier.name}, {float(minutes):g}-minute walk along streets")
+            for site_id, minutes in zip(part["site_id"], part["threshold_min"], strict=True)
+        ]
+        store = _add(
+            m, _JsData(_feature_collection(part.geometry.values, tips, [[style]] * len(part))), f"sa_{k}"
+        )
+        thresholds = "/".join(f"{x:g}" for x in sorted(pd.to_numeric(part["threshold_min"]).unique()))
+        name = html.escape(f"Service areas: {tier.name} ({thresholds} min walk)")
+        _add(m, _GeoLayer(store, style_index=0, name=name, show=True), f"service_areas_{k}")
+
+
+def _add_districts(m, wgs, tiers: list[_Tier]) -> None:
+    shared = [t for t in tiers if f"share_{t.name}" in wgs.columns]
+    tips, styles = [], []
+    for _, row in wgs.iterrows():
+        lines = [f"<b>{html.escape(str(row['name']))}</b>"]
+        if "weight" in wgs.columns:
+            lines.append(f"older residents: {float(row['weight']):,.0f}")
+        row_styles = []
+        for tier in shared:
+            share = pd.to_numeric(row[f"share_{tier.name}"], errors="coerce")
+            shown = "no data" if pd.isna(share) else f"{100 * float(share):.1f} %"
+            lines.append(html.escape(f"covered within {tier.threshold_min:g} min of a {tier.name}: {shown}"))
+            fill = "#cccccc" if pd.isna(share) else _share_colour(float(share))
+            row_styles.append({"color": "#444444", "weight": 1.5, "fillColor": fill, "fillOpacity": 0.45})
+        if not shared:
+            row_styles.append({"color": "#444444", "weight": 1.5, "fillOpacity": 0})
+        tips.append("<br>".join(lines))
+        styles.append(row_styles)
+    store = _add(m, _JsData(_feature_collection(wgs.geometry.values, tips, styles)), "districts_data")
+    if not shared:
+        _add(m, _GeoLayer(store, style_index=0, name="Districts", show=True), "districts")
+    for k, tier in enumerate(shared):
+        name = html.escape(f"Districts: share covered by a {tier.name} ({tier.threshold_min:g} min)")
+        _add(m, _GeoLayer(store, style_index=k, name=name, show=k == 0), f"districts_{k}")
+
+
+def _share_colour(share: float) -> str:
+    return SHARE_COLOURS[int(np.searchsorted(SHARE_BREAKS, share, side="left"))]
+
+
+def _feature_collection(geoms, tips: list[str], styles: list) -> str:
+    """GeoJSON text of polygons (simplified, rounded) with a tooltip and a list of styles per feature."""
+    import shapely
+
+    geoms = shapely.simplify(np.asarray(geoms), SIMPLIFY_DEG, preserve_topology=True)
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy, COORD_DECIMALS))
+    texts = shapely.to_geojson(geoms)
+    features = [
+        '{"type":"Feature","geometry":' + g + ',"properties":' + _json({"tip": t, "s": s}) + "}"
+        for g, t, s in zip(texts, tips, styles, strict=True)
+    ]
+    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+
+
+def _ids(index: pd.Index) -> list:
+    if pd.api.types.is_integer_dtype(index) and np.abs(index.to_numpy()).max(initial=0) < 2**53:
+        return index.astype("int64").tolist()
+    return [html.escape(str(i)) for i in index]
+
+
+def _json(obj) -> str:
+    """JSON for a ``<script>``: UTF-8 kept (Chinese stays readable), ``</`` and line separators escaped."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# legend, title, banner
+
+
+def _symbol_html(tier: _Tier, k: int, status: str) -> str:
+    """A site symbol: the tier sets shape (square, circle, diamond) and colour; the status fill and size."""
+    size = _SYMBOL_PX[status]
+    shape = k % 3
+    radius = "50%" if shape == 1 else "3px"
+    turn = 45 if shape == 2 else 0
+    fill, border, glyph, shadow = {
+        "new": (tier.colour, "2px solid #111", "+", ""),
+        "upgraded": (tier.colour, "2px solid #fff", "&#8593;", "box-shadow:0 0 0 1.5px #111;"),
+        "existing": ("#fff", f"2.5px solid {tier.colour}", "", ""),
+        "candidate": ("#d9d9d9", "1.5px solid #666", "", ""),
+    }[status]
+    return (
+        f'<div class="pl-sym" style="width:{size}px;height:{size}px;background:{fill};border:{border};'
+        f'border-radius:{radius};transform:rotate({turn}deg);{shadow}">'
+        f'<span style="transform:rotate({-turn}deg)">{glyph}</span></div>'
+    )
+
+
+def _legend_html(tiers: list[_Tier], statuses: Mapping[str, int], areas: bool, shares: bool) -> str:
+    rows = ["<div class='pl-h'>Walk to nearest site of the tier</div>"]
+    edges = [0.0, *MINUTE_BREAKS]
+    for k, colour in enumerate(MINUTE_COLOURS):
+        text = (
+            f"&gt; {edges[k]:g} min"
+            if k == len(MINUTE_BREAKS)
+            else f"{edges[k]:g}&ndash;{edges[k + 1]:g} min"
+        )
+        rows.append(f"<div><i class='pl-dot' style='background:{colour}'></i>{text}</div>")
+    rows.append(
+        f"<div><i class='pl-dot' style='background:{UNREACHED_COLOUR}'></i>not reachable within limit</div>"
+    )
+    rows.append("<div class='pl-note'>circle size: older residents</div>")
+    if statuses:
+        head = "".join(f"<th>{html.escape(t.name)}</th>" for t in tiers)
+        body = "".join(
+            f"<tr><td>{status}</td>"
+            + "".join(f"<td>{_symbol_html(t, k, status)}</td>" for k, t in enumerate(tiers))
+            + "</tr>"
+            for status in statuses
+        )
+        rows.append(
+            f"<div class='pl-h'>Sites</div><table class='pl-sites'><tr><th></th>{head}</tr>{body}</table>"
+        )
+    if areas:
+        rows.append("<div class='pl-h'>Service areas (along streets)</div>")
+        for tier in tiers:
+            rows.append(
+                f"<div><i class='pl-box' style='border-color:{tier.colour};background:{tier.colour}33'></i>"
+                f"{tier.threshold_min:g}-minute walk to a {html.escape(tier.name)}</div>"
+            )
+    if shares:
+        rows.append("<div class='pl-h'>District share covered</div>")
+        edges = [0.0, *SHARE_BREAKS, 1.0]
+        for k, colour in enumerate(SHARE_COLOURS):
+            rows.append(
+                f"<div><i class='pl-box' style='background:{colour}'></i>"
+                f"{100 * edges[k]:.0f}&ndash;{100 * edges[k + 1]:.0f} %</div>"
+            )
+    return "".join(rows)
+
+
+def _title_html(title: str | None, summary: Mapping[str, str] | None, stand_in: bool) -> str:
+    text = html.escape(title or "Elderly-care siting plan")
+    parts = [f"<div class='pl-name'>{text}</div>"]
+    if stand_in:
+        parts.append("<div class='pl-warn'>uses STAND-IN data, see the red banner</div>")
+    if summary:
+        cells = "".join(
+            f"<tr><td>{html.escape(str(k))}</td><td><b>{html.escape(str(v))}</b></td></tr>"
+            for k, v in summary.items()
+        )
+        parts.append(f"<table>{cells}</table>")
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# folium elements (templates of a few lines of JavaScript each)
+
+
+def _add(parent, element, key: str):
+    """Add ``element`` under a fixed id, so that the same inputs give the same page byte for byte."""
+    element._id = key
+    parent.add_child(element, name=element.get_name())
+    return element
+
+
+class _Raw(Element):
+    """Text put into the page as it is (no template: minified JavaScript may contain ``{{``)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "Raw"
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
+class _JsData(MacroElement):
+    """``var <name> = <JSON>;`` holding the data of one or more layers."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}var {{ this.get_name() }} = {{ this.json }};{% endmacro %}"
+    )
+
+    def __init__(self, data):
+        super().__init__()
+        self._name = "planner_data"
+        self.json = data if isinstance(data, str) else _json(data)
+
+
+class _StoreLayer(Layer):
+    """A layer in the layer control drawn from a `_JsData` store; ``options`` become template attributes."""
+
+    def __init__(self, store, *, name: str, show: bool, **options):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = type(self).__name__.strip("_").lower()
+        self.store = store
+        for key, value in options.items():
+            setattr(self, key, value)
+
+
+class _DemandLayer(_StoreLayer):
+    """Demand points as canvas circle markers coloured by the walk minutes of one tier."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.featureGroup();
+(function (group, d, t) {
+  var m = d.tiers[t].m, n = d.lat.length, cls = new Array(n), idx = new Array(n);
+  for (var i = 0; i < n; i++) {
+    var k = d.breaks.length + 1;
+    if (m[i] !== null) { k = 0; while (k < d.breaks.length && m[i] > d.breaks[k]) { k++; } }
+    cls[i] = k; idx[i] = i;
+  }
+  idx.sort(function (a, b) { return cls[a] - cls[b] || d.w[b] - d.w[a] || a - b; });
+  for (var j = 0; j < n; j++) {
+    var i = idx[j], c = cls[i] > d.breaks.length ? d.none : d.colours[cls[i]];
+    group.addLayer(L.circleMarker([d.lat[i], d.lon[i]], {
+      radius: 2.5 + 5.5 * Math.sqrt(Math.min(d.w[i] / d.wref, 1)), color: c, weight: 1, opacity: 0.9,
+      fillColor: c, fillOpacity: 0.7, pi: i}));
+  }
+  function text(layer) {
+    var i = layer.options.pi;
+    if (i === undefined) { return ''; }
+    var s = '<b>' + d.idName + ' ' + d.id[i] + '</b><br>older residents: ' + d.w[i];
+    for (var u = 0; u < d.tiers.length; u++) {
+      var x = d.tiers[u].m[i];
+      s += '<br>' + d.tiers[u].label + ': ' + (x === null ? 'not reachable' : x.toFixed(1) + ' min')
+        + (d.tiers[u].c[i] ? ' (covered)' : ' (not covered)');
+    }
+    return s;
+  }
+  group.bindTooltip(text, {sticky: true});
+  group.bindPopup(text);
+})({{ this.get_name() }}, {{ this.store.get_name() }}, {{ this.tier_index }});
+{% endmacro %}"""
+    )
+
+
+class _SiteLayer(_StoreLayer):
+    """Sites of one status as ``DivIcon`` symbols (clustered when many), each with a tooltip."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = {% if this.cluster %}L.markerClusterGroup({disableClusteringAtZoom: 16,
+  showCoverageOnHover: false, chunkedLoading: true}){% else %}L.featureGroup(){% endif %};
+(function (group, d) {
+  var icons = d.icons.map(function (s) {
+    return L.divIcon({className: 'pl-site', html: s.html, iconSize: [s.size, s.size]});
+  });
+  for (var i = 0; i < d.lat.length; i++) {
+    var marker = L.marker([d.lat[i], d.lon[i]], {icon: icons[d.icon[i]], zIndexOffset: d.z, keyboard: false});
+    group.addLayer(marker.bindTooltip(d.tip[i]));
+  }
+})({{ this.get_name() }}, {{ this.store.get_name() }});
+{% endmacro %}"""
+    )
+
+
+class _GeoLayer(_StoreLayer):
+    """Polygons from a GeoJSON store, styled by the ``k``-th entry of each feature's style list."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.geoJSON({{ this.store.get_name() }}, {
+  style: function (f) { return f.properties.s[{{ this.style_index }}]; },
+  onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.tip, {sticky: true}); }
+});
+{% endmacro %}"""
+    )
+
+
+class _Control(MacroElement):
+    """A box of HTML as a Leaflet control (title box, legend)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function () {
+  var box = L.control({position: {{ this.position|tojson }}});
+  box.onAdd = function () {
+    var div = L.DomUtil.create('div', {{ this.css_class|tojson }});
+    div.innerHTML = {{ this.html_json }};
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    return div;
+  };
+  box.addTo({{ this._parent.get_name() }});
+})();
+{% endmacro %}"""
+    )
+
+    def __init__(self, inner_html: str, position: str, css_class: str):
+        super().__init__()
+        self._name = "box"
+        self.html = inner_html
+        self.html_json = _json(inner_html)
+        self.position = position
+        self.css_class = css_class
+
+
+class _Banner(MacroElement):
+    """A red band across the top of the page listing every stand-in input; map controls move below it."""
+
+    _template = Template(
+        """{% macro html(this, kwargs) %}
+<div id="planner-banner" role="alert"><b>&#9888; STAND-IN DATA &mdash; not for decisions:</b>
+<ul>{% for line in this.lines %}<li>{{ line|e }}</li>{% endfor %}</ul></div>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+(function () {
+  var b = document.getElementById('planner-banner');
+  function place() { document.documentElement.style.setProperty('--pl-banner-h', b.offsetHeight + 'px'); }
+  place(); window.addEventListener('resize', place);
+})();
+{% endmacro %}"""
+    )
+
+    def __init__(self, lines: Sequence[str]):
+        super().__init__()
+        self._name = "banner"
+        self.lines = list(lines)
+
+
+class _PageStyle(MacroElement):
+    """CSS of the banner, title box, legend and site symbols; a plain background when there are no tiles."""
+
+    _template = Template(
+        """{% macro header(this, kwargs) %}
+<style>
+:root { --pl-font: system-ui, "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC",
+  sans-serif; }
+{% if this.plain_background %}.leaflet-container { background: #f4f3ef; }{% endif %}
+#planner-banner { position: fixed; top: 0; left: 0; right: 0; z-index: 10000; margin: 0; padding: 6px 14px;
+  background: #b00020; color: #fff; font: 15px/1.35 var(--pl-font); border-bottom: 4px solid #ffd400; }
+#planner-banner ul { margin: 2px 0 0 0; padding-left: 22px; }
+.folium-map .leaflet-top { top: var(--pl-banner-h, 0px); }
+.pl-title, .pl-legend { background: rgba(255,255,255,0.93); padding: 8px 10px; border-radius: 5px;
+  box-shadow: 0 1px 5px rgba(0,0,0,0.4); font: 13px/1.35 var(--pl-font); color: #222; }
+.pl-title { max-width: 340px; }
+.pl-title .pl-name { font-size: 17px; font-weight: 700; margin-bottom: 4px; }
+.pl-title .pl-warn { color: #b00020; font-weight: 700; margin-bottom: 4px; }
+.pl-title td { padding: 1px 6px 1px 0; vertical-align: top; }
+.pl-legend { max-height: calc(100vh - var(--pl-banner-h, 0px) - 40px); overflow-y: auto; }
+.pl-legend .pl-h { font-weight: 700; margin: 6px 0 2px; }
+.pl-legend .pl-h:first-child { margin-top: 0; }
+.pl-legend .pl-note { color: #555; font-style: italic; }
+.pl-dot { display: inline-block; width: 11px; height: 11px; border-radius: 50%; margin-right: 6px;
+  vertical-align: -1px; }
+.pl-box { display: inline-block; width: 14px; height: 10px; border: 1.5px solid #444; margin-right: 6px;
+  vertical-align: -1px; }
+.pl-sites th { font-weight: 600; padding: 0 6px; text-align: center; }
+.pl-sites td { padding: 1px 6px 1px 0; }
+.pl-sites td .pl-sym { margin: 0 auto; }
+.pl-site { background: none; border: none; }
+.pl-sym { box-sizing: border-box; display: flex; align-items: center; justify-content: center; color: #fff;
+  font: bold 13px/1 var(--pl-font); }
+</style>
+{% endmacro %}"""
+    )
+
+    def __init__(self, *, plain_background: bool):
+        super().__init__()
+        self._name = "page_style"
+        self.plain_background = bool(plain_background)
+
+
+class _ClusterAssets(MacroElement):
+    """CDN links of Leaflet.markercluster for online pages (offline pages inline it)."""
+
+    def __init__(self):
+        super().__init__()
+        self._name = "cluster_assets"
+
+    def render(self, **kwargs):
+        from planner._assets import MARKERCLUSTER_CDN_CSS, MARKERCLUSTER_CDN_JS
+
+        figure = self.get_root()
+        figure.header.add_child(JavascriptLink(MARKERCLUSTER_CDN_JS), name="planner_markercluster_js")
+        for k, url in enumerate(MARKERCLUSTER_CDN_CSS):
+            figure.header.add_child(CssLink(url), name=f"planner_markercluster_css_{k}")
+        super().render(**kwargs)
