@@ -235,9 +235,8 @@ def _scores(
             PlannerWarning,
             stacklevel=3,
         )
-    access_s = pd.Series(access, index=times.demand_ids.rename("demand_id"), name="access").reindex(
-        demand_weights.index
-    )
+    access_s = pd.Series(access, index=times.demand_ids, name="access").reindex(demand_weights.index)
+    access_s.index = demand_weights.index.rename("demand_id")
     ratio_s = pd.Series(ratio, index=supply.index.rename("site_id"), name="supply_ratio")
     for series in (access_s, ratio_s):
         _label(series, times.stand_in)
