@@ -30,11 +30,14 @@ LAT_NAMES = ("lat", "latitude", "y")
 
 
 def _nearest(name: str, columns) -> str:
-    close = difflib.get_close_matches(str(name), [str(c) for c in columns], n=1, cutoff=0.4)
+    names = [str(c) for c in columns]
+    same_case = [c for c in names if c.lower() == str(name).lower()]
+    close = same_case or difflib.get_close_matches(str(name), names, n=1, cutoff=0.4)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _missing_column(arg: str, name: str, columns, path: Path) -> str:
+    columns = [c for c in columns if c != "geometry"]
     return (
         f"`{arg}` column {name!r} is not in {path.name}; the columns are {list(map(str, columns))}"
         f"{_nearest(name, columns)}"

@@ -1,0 +1,173 @@
+"""Tests of planner.io.read_points: formats, datums, auto-detected columns, and every input error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from planner._errors import InputError
+from planner.coords import gcj02_to_wgs84
+from planner.io import read_points
+
+DATA = Path(__file__).parent / "data"
+CSV = DATA / "io_points_gcj02.csv"
+BLOCKS = DATA / "io_blocks.geojson"
+
+
+def test_csv_gcj02_autodetects_columns_and_converts():
+    gdf = read_points(CSV, id="site", weight="older", crs="gcj02", index_name="demand_id")
+    assert gdf.crs.to_epsg() == 4326
+    assert gdf.index.name == "demand_id"
+    assert list(gdf.index) == ["a1", "a2", "a3"]
+    assert list(gdf["name"]) == ["中街", "南湖", "铁西"]
+    assert gdf["older"].dtype == float
+    assert list(gdf["older"]) == [120.0, 80.5, 0.0]
+    lon, lat = gcj02_to_wgs84([123.4361368, 123.45, 123.39], [41.8024298, 41.78, 41.82])
+    np.testing.assert_allclose(gdf.geometry.x, lon, atol=1e-12)
+    np.testing.assert_allclose(gdf.geometry.y, lat, atol=1e-12)
+    # the first point is the GCJ-02 image of (123.43, 41.80): it comes back there
+    assert gdf.geometry.iloc[0].x == pytest.approx(123.43, abs=1e-6)
+    assert gdf.geometry.iloc[0].y == pytest.approx(41.80, abs=1e-6)
+    assert not {"Lng", "Lat"} & set(gdf.columns)
+
+
+def test_csv_wgs84_unchanged_explicit_columns_and_row_numbers(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("E,N,w\n123.1,41.5,1\n123.2,41.6,2\n", encoding="utf-8")
+    gdf = read_points(path, crs="wgs84", lon="E", lat="N", index_name="site_id")
+    assert list(gdf.index) == [0, 1]
+    assert gdf.index.name == "site_id"
+    assert gdf.geometry.iloc[1].coords[0] == (123.2, 41.6)
+
+
+def test_csv_projected_metres(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("id,x,y\n1,500000,4600000\n", encoding="utf-8")
+    gdf = read_points(path, id="id", crs="EPSG:32651")
+    assert gdf.geometry.iloc[0].x == pytest.approx(123.0, abs=1e-6)
+
+
+def test_csv_in_gb18030_is_read(tmp_path):
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("编号,lon,lat\n社区一,123.4,41.8\n".encode("gb18030"))
+    gdf = read_points(path, id="编号", crs="wgs84")
+    assert list(gdf.index) == ["社区一"]
+
+
+def test_geojson_polygons_kept_or_as_points():
+    kept = read_points(BLOCKS, id="block", weight="pop")
+    assert list(kept.geom_type) == ["Polygon", "Polygon", "Point"]
+    pts = read_points(BLOCKS, id="block", weight="pop", as_points=True)
+    assert (pts.geom_type == "Point").all()
+    assert len(pts) == 3
+    assert pts.geometry.iloc[:2].within(kept.geometry.iloc[:2]).all()
+    assert pts.geometry.iloc[2].equals(kept.geometry.iloc[2])
+
+
+def test_geojson_crs_override_gcj02():
+    as_is = read_points(BLOCKS, id="block")
+    fixed = read_points(BLOCKS, id="block", crs="gcj02")
+    dx = fixed.geometry.iloc[2].x - as_is.geometry.iloc[2].x
+    dy = fixed.geometry.iloc[2].y - as_is.geometry.iloc[2].y
+    assert dx == pytest.approx(-0.0061, abs=3e-4)
+    assert dy == pytest.approx(-0.0024, abs=3e-4)
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".parquet"])
+def test_other_formats_projected_to_wgs84(tmp_path, suffix):
+    gdf = gpd.GeoDataFrame(
+        {"code": ["s1", "s2"], "cap": [10, 20]},
+        geometry=[shapely.Point(500000, 4600000), shapely.Point(501000, 4600000)],
+        crs=32651,
+    )
+    path = tmp_path / f"sites{suffix}"
+    if suffix == ".parquet":
+        gdf.to_parquet(path)
+    else:
+        gdf.to_file(path)
+    out = read_points(path, id="code", weight="cap")
+    assert out.crs.to_epsg() == 4326
+    assert list(out.index) == ["s1", "s2"]
+    assert out.geometry.iloc[0].x == pytest.approx(123.0, abs=1e-6)
+    assert list(out["cap"]) == [10.0, 20.0]
+
+
+def test_file_without_crs_needs_crs(tmp_path):
+    gdf = gpd.GeoDataFrame({"code": ["s1"]}, geometry=[shapely.Point(123.4, 41.8)])
+    path = tmp_path / "nocrs.parquet"
+    gdf.to_parquet(path)
+    with pytest.raises(InputError, match="no CRS information; pass crs="):
+        read_points(path, id="code")
+    assert read_points(path, id="code", crs="wgs84").crs.to_epsg() == 4326
+
+
+def test_missing_file_and_unknown_format(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        read_points(tmp_path / "nope.csv", crs="wgs84")
+    bad = tmp_path / "table.xlsx"
+    bad.write_bytes(b"PK")
+    with pytest.raises(InputError, match=r"unknown format '\.xlsx'; use one of \.csv"):
+        read_points(bad, crs="wgs84")
+
+
+def test_csv_needs_crs():
+    with pytest.raises(InputError, match=r"`crs` is needed for io_points_gcj02\.csv"):
+        read_points(CSV, id="site")
+
+
+def test_unknown_crs():
+    with pytest.raises(InputError, match="`crs` must be 'wgs84'"):
+        read_points(CSV, id="site", crs="mars-ish")
+
+
+def test_missing_id_and_weight_columns_list_columns_and_nearest():
+    with pytest.raises(InputError, match=r"`id` column 'sites'.*columns are \['site'.*did you mean 'site'"):
+        read_points(CSV, id="sites", crs="gcj02")
+    with pytest.raises(InputError, match=r"columns are \['site', 'older', 'name'\]; did you mean 'site'"):
+        read_points(CSV, id="SITE", crs="gcj02")
+    both = r"(?s)2 problems.*`id` column 'ID'.*`weight` column 'olders'.*'older'"
+    with pytest.raises(InputError, match=both):
+        read_points(CSV, id="ID", weight="olders", crs="gcj02")
+
+
+def test_missing_coordinate_columns(tmp_path):
+    path = tmp_path / "nocoords.csv"
+    path.write_text("id,east,north\n1,123,41\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"no lon column found .*looked for lon, lng"):
+        read_points(path, id="id", crs="wgs84")
+    with pytest.raises(InputError, match=r"`lat` column 'nord' is not in nocoords.csv.*did you mean 'north'"):
+        read_points(path, id="id", crs="wgs84", lon="east", lat="nord")
+
+
+def test_duplicate_ids_listed(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("id,lon,lat\nx,123,41\ny,123,41\nx,124,41\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"duplicate ids: x \(1 in all\)"):
+        read_points(path, id="id", crs="wgs84")
+
+
+def test_nan_coordinates_listed_not_dropped(tmp_path):
+    path = tmp_path / "nan.csv"
+    path.write_text("id,lon,lat\np1,123,41\np2,,41\np3,123,abc\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"missing or non-numeric coordinates .* p2, p3 \(2 in all\)"):
+        read_points(path, id="id", crs="wgs84")
+
+
+def test_bad_weights(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("id,lon,lat,w\np1,123,41,5\np2,123,41,-3\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"negative in rows p2"):
+        read_points(path, id="id", weight="w", crs="wgs84")
+    path.write_text("id,lon,lat,w\np1,123,41,5\np2,123,41,many\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"must be numbers; rows p2"):
+        read_points(path, id="id", weight="w", crs="wgs84")
+
+
+def test_input_file_not_modified():
+    before = CSV.read_bytes()
+    read_points(CSV, id="site", crs="gcj02")
+    assert CSV.read_bytes() == before
