@@ -320,8 +320,9 @@ def gaps(coverage: pd.DataFrame, *, n: int | None = None) -> pd.DataFrame:
     Parameters
     ----------
     coverage
-        A table from `coverage_by_area` (uses ``uncovered_residents``) or from `coverage_table` (uses
-        ``older_residents`` where not ``covered``). A total row of `coverage_by_area` is left out.
+        A table from `coverage_by_area` (uses ``uncovered_residents``), from `coverage_table` (uses
+        ``older_residents`` where not ``covered``) or from `multi_tier_coverage` (where not ``covered_any``).
+        A total row of `coverage_by_area` is left out.
     n
         How many rows to return at most (default 10).
 
@@ -345,13 +346,14 @@ def gaps(coverage: pd.DataFrame, *, n: int | None = None) -> pd.DataFrame:
         table = table.drop(index=[label])
     if "uncovered_residents" in table.columns:
         uncovered = table["uncovered_residents"].astype(float)
-    elif {"older_residents", "covered"} <= set(table.columns):
-        uncovered = table["older_residents"].astype(float).where(~table["covered"].astype(bool), 0.0)
+    elif "older_residents" in table.columns and ({"covered", "covered_any"} & set(table.columns)):
+        flag = table["covered" if "covered" in table.columns else "covered_any"].astype(bool)
+        uncovered = table["older_residents"].astype(float).where(~flag, 0.0)
     else:
         raise InputError(
             "`coverage` needs a column 'uncovered_residents' (from coverage_by_area) or 'older_residents' "
-            "and "
-            f"'covered' (from coverage_table); its columns are {list(table.columns)}"
+            "and 'covered' / 'covered_any' (from coverage_table / multi_tier_coverage); "
+            f"its columns are {list(table.columns)}"
         )
     all_uncovered = float(uncovered.sum())
     keep = uncovered.to_numpy() > 0

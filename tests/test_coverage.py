@@ -324,12 +324,20 @@ def test_coverage_by_area_bad_inputs(districts):
         )
 
 
-def test_coverage_by_area_stand_in_from_demand(districts):
+def test_coverage_by_area_stand_in_from_demand_or_coverage(districts):
     covered = pd.Series(True, index=districts.index)
+    plain = coverage_by_area(districts, covered, "older", by="district")
+    assert plain.attrs["stand_in"] is False
+    assert "note" not in plain.columns
     marked = districts.assign(stand_in=True)
     got = coverage_by_area(marked, covered, "older", by="district")
     assert got.attrs["stand_in"] is True
     assert (got["note"] == STAND_IN_NOTE).all()
+    # the label also travels on the `covered` column of a stand-in coverage table
+    times = times_from_dense(np.full((1, 6), 60.0), ["s"], list(districts.index), stand_in=True)
+    table = coverage_table(times, districts["older"], threshold_min=5)
+    via_column = coverage_by_area(districts, table["covered"], "older", by="district")
+    assert via_column.attrs["stand_in"] is True
 
 
 def test_gaps_order_ties_and_total_row(districts):
@@ -353,6 +361,8 @@ def test_gaps_of_demand_points(small):
     # points 3 (3 residents) and 4 (4 residents) are uncovered; 4 first
     assert list(got.index) == [4]
     assert got["share_of_uncovered"].iloc[0] == pytest.approx(4 / 7)
+    tiers = multi_tier_coverage({"c": small}, table["older_residents"], thresholds_min={"c": 5})
+    assert list(gaps(tiers).index) == [4, 3]  # uncovered by any tier: 4 (4 residents), then 3
     with pytest.raises(InputError, match=r"`n` must be a whole number >= 1, got 0"):
         gaps(table, n=0)
     with pytest.raises(InputError, match=r"`coverage` needs a column 'uncovered_residents'"):
