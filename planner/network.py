@@ -503,7 +503,9 @@ def from_networkx(G, *, source: str | None = None, crs=None) -> StreetNetwork:  
         segment (edges between the same nodes with the same ``osmid`` and geometry length); a one-way edge
         counts as a two-way segment. Integer node keys become ``node_id``; other keys are numbered in graph
         order. When edges carry ``highway`` tags, the walk filter `walkable` applies (edges without
-        ``highway`` are dropped).
+        ``highway`` are dropped). Filter before simplifying: an edge of a simplified graph merges the tags of
+        several ways, so the filter can only judge the merge (every ``highway`` value must be walkable; any
+        ``foot`` value that allows, allows).
     source
         ``network.source`` of the result, one of `SOURCES`. None: "graph".
     crs
