@@ -459,9 +459,13 @@ def _demand_problems(demand, tiers: list[_Tier]) -> list[str]:
     else:
         problems = weight_problems(demand["weight"], "demand['weight']")
     for tier in tiers:
-        problems += _minutes_problems(demand, f"walk_min_{tier.name}", "demand", required=False)
-        if f"walk_min_{tier.name}" not in demand.columns:
-            problems[-1] += f" (tier {tier.name!r}: walk minutes to its nearest chosen site, NaN if none)"
+        column = f"walk_min_{tier.name}"
+        if column not in demand.columns:
+            problems.append(
+                f"`demand` has no column {column!r} (tier {tier.name!r}: walk minutes to its nearest chosen "
+                f"site, NaN if none); columns are {list(demand.columns)}"
+            )
+        problems += _minutes_problems(demand, column, "demand", required=False)
         column = f"covered_{tier.name}"
         if column in demand.columns:
             values = demand[column]
@@ -834,6 +838,11 @@ class _StoreLayer(Layer):
         for key, value in options.items():
             setattr(self, key, value)
 
+    def render(self, **kwargs):
+        # folium's Layer.render adds a child with a random id that calls addTo on every render, so a page
+        # rendered twice (shown, then saved) grew; the templates below add the layer themselves instead.
+        MacroElement.render(self, **kwargs)
+
 
 class _DemandLayer(_StoreLayer):
     """Demand points as canvas circle markers coloured by the walk minutes of one tier."""
@@ -869,6 +878,7 @@ var {{ this.get_name() }} = L.featureGroup();
   group.bindTooltip(text, {sticky: true});
   group.bindPopup(text);
 })({{ this.get_name() }}, {{ this.store.get_name() }}, {{ this.tier_index }});
+{% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
 {% endmacro %}"""
     )
 
@@ -889,6 +899,7 @@ var {{ this.get_name() }} = {% if this.cluster %}L.markerClusterGroup({disableCl
     group.addLayer(marker.bindTooltip(d.tip[i]));
   }
 })({{ this.get_name() }}, {{ this.store.get_name() }});
+{% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
 {% endmacro %}"""
     )
 
@@ -902,6 +913,7 @@ var {{ this.get_name() }} = L.geoJSON({{ this.store.get_name() }}, {
   style: function (f) { return f.properties.s[{{ this.style_index }}]; },
   onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.tip, {sticky: true}); }
 });
+{% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
 {% endmacro %}"""
     )
 
