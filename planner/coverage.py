@@ -173,6 +173,11 @@ def multi_tier_coverage(
             f"`thresholds_min` must be a dict of tier name -> minutes, got {type(thresholds_min).__name__}"
         )
         thresholds_min = {}
+    if not isinstance(open_by_tier, Mapping):
+        problems.append(
+            f"`open_by_tier` must be a dict of tier name -> site ids, got {type(open_by_tier).__name__}"
+        )
+        open_by_tier = {}
     missing = [t for t in tiers if t not in thresholds_min]
     if missing:
         problems.append(f"`thresholds_min` has no threshold for tiers {missing}; give minutes for every tier")

@@ -425,6 +425,8 @@ def test_multi_tier_bad_inputs(small):
         multi_tier_coverage({"a": small, "b": small}, weights, thresholds_min={"a": 5})
     with pytest.raises(InputError, match=r"name unknown tiers \['c'\]"):
         multi_tier_coverage({"a": small}, weights, thresholds_min={"a": 5}, open_by_tier={"c": ["a"]})
+    with pytest.raises(InputError, match=r"`open_by_tier` must be a dict of tier name -> site ids, got list"):
+        multi_tier_coverage({"a": small}, weights, thresholds_min={"a": 5}, open_by_tier=["a"])
     with pytest.raises(InputError, match=r"`times_by_tier` must be a non-empty dict"):
         multi_tier_coverage({}, weights, thresholds_min={})
     with pytest.raises(InputError, match=r"`times_by_tier\['a'\]` must be a TravelTimes, got DataFrame"):
