@@ -233,13 +233,13 @@ def demand_from_buildings(
     if buildings is None or len(buildings) == 0:
         raise DataError(f"{path.name} holds no buildings (in the bounding box given)")
     btype = buildings["building"].astype("string").fillna("yes")
-    residential = btype.isin(list(RESIDENTIAL_LEVELS)).to_numpy()
+    residential = np.array(btype.isin(list(RESIDENTIAL_LEVELS)), dtype=bool)
     if untyped:
         other = np.zeros(len(buildings), dtype=bool)
         for tag in NON_RESIDENTIAL_TAGS:
             if tag in buildings.columns:
                 other |= buildings[tag].notna().to_numpy()
-        residential |= (btype == "yes").to_numpy() & ~other
+        residential = residential | (np.array(btype == "yes", dtype=bool) & ~other)
     homes = buildings.loc[residential].copy()
     homes = homes[homes.geometry.notna() & homes.geom_type.isin(["Polygon", "MultiPolygon"])]
     if homes.empty:
@@ -418,14 +418,16 @@ def estimated_demand(
     1. Population: each district's census population is split over its communities in integers (largest
        remainder), an urban community (社区, ``kind="community"``) counting `URBAN_TO_VILLAGE` (3) times a
        village (村; and the 11 'virtual' farm/prison units count as villages).
-    2. Sub-districts: each urban sub-district (街道) gets a position drawn inside its district with density
+    2. Sub-districts: a sub-district or town is urban when at least half of its communities are urban
+       communities (社区). Each urban one gets a position drawn inside its district with density
        ``exp(-d / 4 km)`` in the distance d from the urban centre (people live in the compact city): the
        Shenyang centre `SHENYANG_CENTRE` (123.43 E, 41.80 N) for the city districts, the district's
        representative point for the outer counties (`OUTER_DISTRICT_M`: Liaozhong, Xinmin, Faku, Kangping),
-       standing in for their county seats. Towns and townships (镇, 乡) are drawn uniformly over the district.
+       standing in for their county seats. Rural ones (mostly villages) are drawn uniformly over the district.
     3. Communities: around their sub-district's position, uniformly in a disc of radius
-       ``r = sqrt(district area / sub-districts / pi)``: villages over all of it, urban communities within
-       ``r / 2`` in a 街道 and ``r / 5`` in a town (its seat).
+       ``r = sqrt(district area / sub-districts / pi)``: villages over all of it (so villages spread over the
+       district), urban communities within ``r / 2`` in an urban sub-district and ``r / 5`` in a rural one
+       (its seat).
     4. Blocks: each community is split into ``points_per_community`` residential blocks, uniformly within
        `BLOCK_RADIUS_M` (250 m) of its position, sharing its population in integers.
     Every point lies inside its district polygon (draws outside are redrawn). ``weight`` = block population
@@ -461,14 +463,12 @@ def estimated_demand(
     centre = gpd.GeoSeries(gpd.points_from_xy([SHENYANG_CENTRE[0]], [SHENYANG_CENTRE[1]]), crs=4326)
     cx, cy = shapely.get_coordinates(centre.to_crs(SHENYANG_UTM).values)[0]
     comm = communities.sort_values("code").reset_index(drop=True)
-    if "street_kind" in comm.columns:
-        street_urban = comm["street_kind"].eq("subdistrict")
-    else:
-        street_urban = comm["street_name"].astype(str).str.endswith("街道")
     virtual = (
         comm["virtual"].astype(bool) if "virtual" in comm.columns else pd.Series(False, index=comm.index)
     )
     urban = comm["kind"].eq("community") & ~virtual
+    # a street is urban when most of its communities are (社区 rather than 村), whatever its name
+    street_urban = urban.groupby(comm["street_code"]).transform("mean") >= 0.5
 
     parts = []
     for code, group in comm.groupby("district_code", sort=True):
@@ -492,8 +492,8 @@ def estimated_demand(
         r_street = np.sqrt(poly.area / len(streets) / np.pi)
         pos = {s: i for i, s in enumerate(streets["street_code"])}
         si = group["street_code"].map(pos).to_numpy()
-        in_subdistrict = street_urban.loc[group.index].to_numpy()
-        radius = np.where(is_urban, np.where(in_subdistrict, r_street / 2, r_street / 5), r_street)
+        in_urban_street = street_urban.loc[group.index].to_numpy()
+        radius = np.where(is_urban, np.where(in_urban_street, r_street / 2, r_street / 5), r_street)
         qx, qy = _jitter_in(poly, sx[si], sy[si], radius, rng)
         bx, by = _jitter_in(
             poly, np.repeat(qx, k), np.repeat(qy, k), np.full(len(qx) * k, BLOCK_RADIUS_M), rng
