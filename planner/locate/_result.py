@@ -22,13 +22,15 @@ class SitingResult:
     fixed
         Ids of existing / required sites that were open anyway (they cover, and are not counted in p).
     objective
-        Value of the plan in the model's unit (covered weight, weighted walk seconds, worst walk seconds, sites).
+        Value of the plan in the model's unit (covered weight, weighted walk seconds, worst walk seconds,
+        sites).
     bound
         Best proven bound on the optimum (upper bound when maximising, lower when minimising).
     gap
         Relative gap ``|bound - objective| / max(|objective|, 1e-9)``; 0 means proven optimal.
     status
-        ``"optimal"``, ``"time_limit"`` (feasible plan, gap stated), ``"heuristic"`` (bound from a relaxation).
+        ``"optimal"``, ``"time_limit"`` (feasible plan, gap stated), ``"heuristic"`` (bound from a
+        relaxation).
     method
         ``"exact"`` (HiGHS MIP) or ``"heuristic"`` (greedy + interchange with a relaxation bound).
     solve_s

@@ -186,8 +186,19 @@ def _mclp_arrays(
 
     ``cost`` is the coverage objective (0 on z); the maximin stage puts its own cost on z.
     """
-    m, n = red.a.shape
     backup = backup_weight > 0
+    a = sp.csr_array(red.a)
+    weight, level = red.weight, red.level
+    col_weight = np.zeros(a.shape[1])
+    rows_kept = np.arange(a.shape[0])
+    if not backup and group_total is None:
+        # a row reached by one candidate only has y_i = x_j at the optimum: move its weight onto x_j (exact)
+        single = np.diff(a.indptr) == 1
+        first = a.indices[a.indptr[:-1][single]]
+        col_weight = np.bincount(first, weights=weight[single], minlength=a.shape[1])
+        rows_kept = np.flatnonzero(~single)
+        a, weight, level = sp.csr_array(a[rows_kept]), weight[rows_kept], level[rows_kept]
+    m, n = a.shape
     ny = m * (2 if backup else 1)
     width = n + ny + (1 if maximin else 0)
 
@@ -196,9 +207,8 @@ def _mclp_arrays(
         return sp.hstack([*blocks, sp.csr_array((blocks[0].shape[0], width - used))], format="csr")
 
     eye = sp.identity(m, format="csr")
-    a = sp.csr_array(red.a)
     rows = [row(-a, eye, eye) if backup else row(-a, eye)]  # y1 (+ y2) - sum x <= level
-    lo, hi = [np.full(m, -_INF)], [red.level.astype(float)]
+    lo, hi = [np.full(m, -_INF)], [level.astype(float)]
     if backup:
         rows.append(row(sp.csr_array((m, n)), -eye, eye))  # y2 <= y1
         lo.append(np.full(m, -_INF))
@@ -224,9 +234,10 @@ def _mclp_arrays(
             lo.append(np.full(len(sel), -_INF))
             hi.append(group_const[sel])
     cost = np.zeros(width)
-    cost[n : n + m] = red.weight
+    cost[:n] = col_weight
+    cost[n : n + m] = weight
     if backup:
-        cost[n + m : n + 2 * m] = backup_weight * red.weight
+        cost[n + m : n + 2 * m] = backup_weight * weight
     integral = np.zeros(width, dtype=bool)
     integral[:n] = True
     return {
@@ -237,6 +248,7 @@ def _mclp_arrays(
         "col_lo": np.zeros(width),
         "col_hi": np.ones(width),
         "integral": integral,
+        "y_rows": rows_kept,
     }
 
 
@@ -274,7 +286,7 @@ def _start_vector(red: Reduced, chosen: np.ndarray, arrays: dict, backup_weight:
     n = red.n_cols
     x = np.zeros(n)
     x[chosen] = 1.0
-    counts = red.level + np.asarray(red.a @ x).ravel()
+    counts = (red.level + np.asarray(red.a @ x).ravel())[arrays["y_rows"]]
     y1 = (counts >= 1).astype(float)
     parts = [x, y1]
     if backup_weight > 0:
@@ -469,6 +481,7 @@ def mclp(
         )
         maximin = bool(equity is not None and equity.maximin)
         g0, _ = heuristics.greedy(red.a, red.weight, p_red, level=red.level, backup_weight=b)
+        g0, _ = heuristics.interchange(red.a, red.weight, g0, level=red.level, backup_weight=b, max_passes=3)
         start = _start_vector(red, g0, arrays, b) if group_need is None else None
         stage = arrays
         if maximin:

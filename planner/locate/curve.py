@@ -1,0 +1,278 @@
+"""How coverage grows with each added site, and how many sites reach a target share ("is 100 enough?").
+
+The curve is the greedy sequence (each step adds the candidate covering the most uncovered weight, ties by
+id),
+which is within :math:`1 - 1/e` of the optimum at every `p`. Each point carries a proven upper bound from
+submodularity (Nemhauser, Wolsey and Fisher 1978): for any greedy prefix :math:`S_q`,
+
+.. math::
+
+    \\mathrm{OPT}(p) \\le f(S_q) + \\sum_{\\text{p largest}} \\Delta_j(S_q),
+
+and the table keeps the smallest over all :math:`q`, capped at the coverable weight. Fixed sites are open at
+``p = 0``. The number of sites needed for each target share of the *coverable* weight (reachable from some
+candidate or fixed site) is solved exactly:
+
+.. math::
+
+    \\min \\sum_j x_j \\quad \\text{s.t.} \\quad \\sum_i w_i y_i \\ge \\tau W^c - W^F, \\quad
+    y_i \\le \\sum_{j \\in N_i} x_j, \\quad x_j \\in \\{0, 1\\}, \\; 0 \\le y_i \\le 1
+
+where :math:`W^F` is the weight fixed sites cover already.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from planner.costs import TravelTimes
+from planner.locate._common import open_count, prepare, resolve_solver
+from planner.locate._highs import solve_mip
+from planner.locate._reduce import Reduced, reduce_coverage
+from planner.locate.covering import AUTO_EXACT_NNZ
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class CoverageCurve:
+    """Coverage against the number of new sites.
+
+    Attributes
+    ----------
+    table
+        One row per ``p = 0..max_sites``: ``p``, ``site`` (the id added at that step; None at 0),
+        ``covered_weight`` (greedy, fixed sites included), ``share`` (of all weight), ``share_coverable``
+        (of the coverable weight), ``bound`` (proven upper bound on the covered weight with p sites).
+    needed
+        One row per target share of the coverable weight: ``target``, ``sites`` (fewest new sites, exact
+        unless
+        ``status`` says otherwise; with the greedy method None when the curve up to `max_sites` does not
+        reach it), ``lower_bound`` (proven), ``greedy_sites`` (along the curve), ``status``.
+    total_weight, coverable_weight, fixed_weight
+        All weight; weight some candidate or fixed site reaches; weight fixed sites cover.
+    threshold_s
+        Coverage threshold in seconds.
+    stand_in
+        True when the travel times rest on stand-in data.
+    """
+
+    table: pd.DataFrame
+    needed: pd.DataFrame
+    total_weight: float
+    coverable_weight: float
+    fixed_weight: float
+    threshold_s: float
+    stand_in: bool = False
+
+
+def _greedy_path(red: Reduced, max_sites: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy order, value after each step (from 0), and the submodular bound for p = 0..max_sites."""
+    a = red.a
+    at = sp.csr_array(a.T)
+    counts = red.level.astype(np.int64).copy()
+    order, values = [], [0.0]
+    best_bound = np.full(max_sites + 1, np.inf)
+    value = 0.0
+    open_mask = np.zeros(a.shape[1], dtype=bool)
+    for step in range(max_sites + 1):
+        gains = at @ (red.weight * (counts == 0))
+        gains[open_mask] = 0.0
+        top = np.concatenate([[0.0], np.cumsum(np.sort(gains)[::-1])])
+        top = np.concatenate([top, np.full(max(0, max_sites + 1 - len(top)), top[-1])])[: max_sites + 1]
+        best_bound = np.minimum(best_bound, value + top)
+        if step == max_sites:
+            break
+        j = int(np.argmax(gains))  # ties: smallest column = smallest id
+        if gains[j] <= 0:
+            j = int(np.flatnonzero(~open_mask)[0])
+        open_mask[j] = True
+        order.append(j)
+        counts[a.indices[a.indptr[j] : a.indptr[j + 1]]] += 1
+        value += float(gains[j])
+        values.append(value)
+    return np.asarray(order, dtype=np.int64), np.asarray(values), best_bound
+
+
+def _fewest_sites(red: Reduced, need: float, start_cols: np.ndarray, time_limit_s: float, mip_gap: float):
+    """Exact minimum number of columns covering at least `need` weight (MIP), warm-started from
+    `start_cols`.
+    """
+    m, n = red.a.shape
+    total = n + m
+    a = sp.csr_array(red.a)
+    cover_rows = sp.hstack([-a, sp.identity(m, format="csr")], format="csr")
+    weight_row = sp.csr_array(np.concatenate([np.zeros(n), red.weight])[None, :])
+    start = np.zeros(total)
+    start[start_cols] = 1.0
+    start[n:] = (np.asarray(a @ start[:n]).ravel() >= 1).astype(float)
+    integral = np.zeros(total, dtype=bool)
+    integral[:n] = True
+    return solve_mip(
+        np.concatenate([np.ones(n), np.zeros(m)]),
+        sp.vstack([cover_rows, weight_row], format="csc"),
+        np.concatenate([np.full(m, -np.inf), [need]]),
+        np.concatenate([np.zeros(m), [np.inf]]),
+        np.zeros(total),
+        np.ones(total),
+        integral,
+        maximize=False,
+        time_limit_s=time_limit_s,
+        mip_rel_gap=mip_gap,
+        what="fewest sites for a target",
+        start=start,
+    )
+
+
+def coverage_curve(
+    times: TravelTimes,
+    weights: pd.Series,
+    *,
+    threshold_min: float,
+    fixed=None,
+    candidates=None,
+    max_sites: int | None = None,
+    targets: Sequence[float] = (0.8, 0.9, 0.95, 1.0),
+    method: str = "auto",
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+) -> CoverageCurve:
+    """Covered weight for p = 0..max_sites new sites, and the fewest sites reaching each target share.
+
+    Parameters
+    ----------
+    times, weights, threshold_min, fixed, candidates
+        As in `planner.locate.covering.mclp`.
+    max_sites
+        Largest p on the curve (default: until every coverable point is covered, at most all candidates).
+    targets
+        Shares of the coverable weight (in (0, 1]) for which to find the fewest sites.
+    method
+        For `needed`: ``"exact"`` / ``"auto"`` (HiGHS MIP, auto falls back to greedy when the model is larger
+        than `planner.locate.covering.AUTO_EXACT_NNZ`) or ``"heuristic"`` (greedy counts, with the curve's
+        bound giving a lower bound on the sites).
+    time_limit_s, mip_gap
+        Limits of each exact solve.
+    """
+    start_s = time.perf_counter()
+    problems = []
+    try:
+        targets = [float(t) for t in targets]
+    except (TypeError, ValueError):
+        problems.append(f"`targets` must be shares in (0, 1], got {targets!r}")
+        targets = []
+    bad = [t for t in targets if not (0 < t <= 1)]
+    if bad:
+        problems.append(f"`targets` must be shares in (0, 1], got {bad}")
+    if max_sites is not None and (
+        isinstance(max_sites, bool) or not isinstance(max_sites, numbers.Integral) or max_sites < 0
+    ):
+        problems.append(f"`max_sites` must be a whole number >= 0, got {max_sites!r}")
+    inst = prepare(
+        times,
+        weights,
+        threshold_min=threshold_min,
+        fixed=fixed,
+        candidates=candidates,
+        p=max_sites,
+        p_name="max_sites",
+        p_required=False,
+        method=method,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        extra_problems=problems,
+        what="coverage_curve",
+    )
+    time_limit_s, mip_gap = resolve_solver(time_limit_s, mip_gap)
+    level = inst.fixed_count()
+    red = reduce_coverage(inst.cover, inst.weight, inst.candidates, level=level)
+    fixed_w = float(inst.weight @ (level >= 1))
+    reach = open_count(inst.cover, np.union1d(inst.fixed, inst.candidates)) >= 1
+    coverable = float(inst.weight @ reach)
+    total = float(inst.weight.sum())
+    k = red.n_cols if max_sites is None else min(int(max_sites), red.n_cols)
+    order, values, bound = _greedy_path(red, k)
+    if max_sites is None:  # until every coverable point is covered
+        done = np.flatnonzero(values >= red.weight.sum() - 1e-9 * max(1.0, coverable))
+        max_sites = k = int(done[0]) if len(done) else k
+        order, values, bound = order[:k], values[: k + 1], bound[: k + 1]
+    max_sites = int(max_sites)
+    covered = fixed_w + values
+    bound = np.maximum(np.minimum(fixed_w + bound, coverable), covered)
+    ps = np.arange(max_sites + 1)
+    # beyond the useful candidates, more sites add nothing
+    covered = np.concatenate([covered, np.full(max_sites - k, covered[-1])])
+    bound = np.concatenate([bound, np.full(max_sites - k, bound[-1])])
+    pad_ids = [None] + [inst.site_ids[red.cols[j]] for j in order]
+    unused = np.setdiff1d(inst.candidates, red.cols[order])
+    pad_ids += [inst.site_ids[r] for r in unused[: max_sites - k]]
+    table = pd.DataFrame(
+        {
+            "p": ps,
+            "site": pd.array(pad_ids, dtype=object),
+            "covered_weight": covered,
+            "share": covered / total if total > 0 else np.nan,
+            "share_coverable": covered / coverable if coverable > 0 else np.nan,
+            "bound": bound,
+        }
+    )
+    needed = _needed(
+        red,
+        targets,
+        covered,
+        bound,
+        order,
+        fixed_w=fixed_w,
+        coverable=coverable,
+        method=method,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+    )
+    log.info(
+        "coverage curve: p = 0..%d, %.1f%% of coverable weight at p = %d; targets %s need %s sites; %.2f s",
+        max_sites,
+        100 * table["share_coverable"].iloc[-1] if coverable else 0.0,
+        max_sites,
+        targets,
+        needed["sites"].tolist(),
+        time.perf_counter() - start_s,
+    )
+    return CoverageCurve(table, needed, total, coverable, fixed_w, inst.threshold_s, inst.stand_in)
+
+
+def _needed(
+    red, targets, covered, bound, order, *, fixed_w, coverable, method, time_limit_s, mip_gap
+) -> pd.DataFrame:
+    """Fewest sites per target share (exact when asked and small enough; greedy otherwise)."""
+    rows = []
+    tol = 1e-9 * max(1.0, coverable)
+    for t in targets:
+        goal = t * coverable - tol
+        reach = np.flatnonzero(covered >= goal)
+        greedy_sites = int(reach[0]) if len(reach) else None
+        # p with bound below the goal cannot reach it: a proven lower bound on the sites
+        below = np.flatnonzero(bound < goal)
+        lower = int(below[-1] + 1) if len(below) else 0
+        need = goal - fixed_w
+        if need <= 0:
+            rows.append((t, 0, 0, 0, "optimal"))
+            continue
+        exact = method == "exact" or (method == "auto" and red.a.nnz <= AUTO_EXACT_NNZ)
+        if exact:
+            start_cols = order[:greedy_sites] if greedy_sites is not None else order
+            sol = _fewest_sites(red, need, start_cols, time_limit_s, mip_gap)
+            sites = round(sol.objective)
+            lower = max(lower, int(np.ceil(sol.bound - 1e-6)))
+            rows.append((t, sites, lower, greedy_sites, sol.status))
+        else:
+            status = "optimal" if greedy_sites is not None and greedy_sites <= lower else "heuristic"
+            rows.append((t, greedy_sites, lower, greedy_sites, status))
+    return pd.DataFrame(rows, columns=["target", "sites", "lower_bound", "greedy_sites", "status"])
