@@ -221,8 +221,8 @@ def streets_in_areas(
     unit = a_m / big_k
     inside = shapely.union_all(geoms)
     shapely.prepare(inside)
-    mid_in = shapely.contains_xy(inside, (gi0 + gi1) * unit / 2, (gj0 + gj1) * unit / 2)
-    ends_in = shapely.contains_xy(inside, gi0 * unit, gj0 * unit) & shapely.contains_xy(
+    mid_in = shapely.intersects_xy(inside, (gi0 + gi1) * unit / 2, (gj0 + gj1) * unit / 2)
+    ends_in = shapely.intersects_xy(inside, gi0 * unit, gj0 * unit) & shapely.intersects_xy(
         inside, gi1 * unit, gj1 * unit
     )
     rng = np.random.default_rng(seed)

@@ -1,0 +1,157 @@
+"""Synthetic networks and points: sizes, connectivity, labels, geometry, determinism."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from scipy.sparse.csgraph import connected_components
+
+from planner import InputError
+from planner.synthetic import grid_city, random_points, streets_in_areas
+
+
+def n_parts(net) -> int:
+    return connected_components(net.adjacency, directed=False)[0]
+
+
+def test_grid_city_shape_and_labels():
+    net = grid_city(n_nodes=2500, seed=1)
+    assert 2300 < net.n_nodes <= 2500
+    assert net.n_nodes + net.dropped_nodes == 2500
+    assert n_parts(net) == 1
+    assert net.stand_in
+    assert net.source == "synthetic"
+    assert "synthetic stand-in" in net.description
+    assert net.crs.to_epsg() == 32651
+    # near Shenyang (UTM 51N around 535,700 E, 4,627,700 N), blocks of 80-90 m give a ~4 km square
+    assert abs(np.mean(net.x) - 535_723) < 500
+    assert abs(np.mean(net.y) - 4_627_660) < 500
+    # full grid has 2 * 50 * 49 = 4,900 links, 5 % are left out
+    assert 4500 < net.n_edges < 4800
+    lines = net.geometry
+    np.testing.assert_allclose(shapely.length(lines), net.length_m, rtol=1e-12)
+    bent = shapely.get_num_coordinates(lines) == 3
+    assert 0.07 < bent.mean() < 0.13
+    straight = np.hypot(net.x[net.edge_u] - net.x[net.edge_v], net.y[net.edge_u] - net.y[net.edge_v])
+    assert (net.length_m[bent] > straight[bent] + 1e-6).all()
+    np.testing.assert_allclose(net.length_m[~bent], straight[~bent])
+    assert 70 < np.median(straight) < 100
+    # geometry runs from edge_u to edge_v
+    first = shapely.get_coordinates(shapely.get_point(lines, 0))
+    np.testing.assert_allclose(first, np.column_stack([net.x[net.edge_u], net.y[net.edge_u]]))
+
+
+def test_grid_city_is_deterministic():
+    a, b, c = grid_city(n_nodes=400, seed=7), grid_city(n_nodes=400, seed=7), grid_city(n_nodes=400, seed=8)
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.edge_u, b.edge_u)
+    np.testing.assert_array_equal(a.length_m, b.length_m)
+    assert a.n_edges != c.n_edges or not np.array_equal(a.x, c.x)
+
+
+def test_grid_city_bad_arguments():
+    with pytest.raises(InputError, match="`missing_share` must be a share in"):
+        grid_city(n_nodes=100, missing_share=1.5)
+    with pytest.raises(InputError, match="`n_nodes` must be at least 4"):
+        grid_city(n_nodes=1)
+
+
+def two_areas() -> gpd.GeoDataFrame:
+    # a dense residential square (100 m local streets) next to a sparse one (no column value: default 150 m)
+    return gpd.GeoDataFrame(
+        {"local_spacing_m": [100.0, np.nan]},
+        geometry=[shapely.box(0, 0, 3600, 3600), shapely.box(3600, 0, 7200, 3600)],
+        crs=32651,
+    )
+
+
+def test_streets_in_areas_is_connected_denser_where_asked_and_clipped():
+    areas = two_areas()
+    net = streets_in_areas(areas, jitter_m=12, seed=2)
+    assert n_parts(net) == 1
+    assert net.stand_in
+    assert net.source == "synthetic"
+    assert "synthetic stand-in" in net.description
+    assert "112.5" in net.description  # 450 / 4
+    # nodes lie in the areas, up to the jitter
+    union = shapely.union_all(areas.geometry.to_numpy())
+    dist = shapely.distance(union, shapely.points(net.x, net.y))
+    assert dist.max() <= 12 * np.sqrt(2) + 1e-9
+    # both local spacings round to 450 / 4 = 112.5 m; a coarser area gets 225 m
+    left = net.x < 3600
+    assert 0.4 < left.mean() < 0.6
+    sparse = areas.assign(local_spacing_m=[100.0, 250.0])
+    net2 = streets_in_areas(sparse, seed=2)
+    assert (net2.x < 3600).sum() > 2.5 * (net2.x >= 3600).sum()
+    assert n_parts(net2) == 1
+    # segment lengths: local blocks 112.5 m or 225 m, moved by up to 2 * 12 m in each direction
+    assert net2.length_m.min() > 112.5 - 2 * 12 * np.sqrt(2)
+    assert net2.length_m.max() < 225 + 2 * 12 * np.sqrt(2)
+
+
+def test_streets_in_areas_missing_links_only_local():
+    areas = two_areas()
+    full = streets_in_areas(areas, missing_share=0.0, jitter_m=0.0)
+    thin = streets_in_areas(areas, missing_share=0.3, jitter_m=0.0)
+
+    # without jitter, arterials (on multiples of 450 m) are all present in both
+    def arterial(net):
+        xu, xv, yu, yv = net.x[net.edge_u], net.x[net.edge_v], net.y[net.edge_u], net.y[net.edge_v]
+        on = ((yu == yv) & (np.abs(yu / 450 - np.round(yu / 450)) < 1e-9)) | (
+            (xu == xv) & (np.abs(xu / 450 - np.round(xu / 450)) < 1e-9)
+        )
+        return int(on.sum())
+
+    assert arterial(full) == arterial(thin)
+    assert 0.6 < thin.n_edges / full.n_edges < 0.8
+    # exactly a full lattice of 112.5 m over the 7.2 x 3.6 km of the two boxes, edges included
+    assert full.n_nodes == 65 * 33
+    assert full.n_edges == 64 * 33 + 65 * 32
+
+
+def test_streets_in_areas_is_deterministic_and_fast_enough():
+    import time
+
+    areas = gpd.GeoSeries([shapely.Point(535_000, 4_627_000).buffer(12_000)], crs=32651)
+    t0 = time.perf_counter()
+    a = streets_in_areas(areas, local_spacing_m=75, seed=4)
+    took = time.perf_counter() - t0
+    b = streets_in_areas(areas, local_spacing_m=75, seed=4)
+    assert a.n_nodes > 80_000
+    assert took < 10
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.edge_v, b.edge_v)
+
+
+def test_streets_in_areas_bad_input():
+    with pytest.raises(InputError, match="projected, metric CRS"):
+        streets_in_areas(gpd.GeoSeries([shapely.box(0, 0, 1, 1)], crs=4326))
+    with pytest.raises(InputError, match="projected, metric CRS"):
+        streets_in_areas(gpd.GeoSeries([shapely.box(0, 0, 1000, 1000)]))
+    with pytest.raises(InputError, match="must be a GeoSeries or GeoDataFrame"):
+        streets_in_areas([shapely.box(0, 0, 1000, 1000)])
+    bad = two_areas().assign(local_spacing_m=[-5.0, 100.0])
+    with pytest.raises(InputError, match=r"`local_spacing_m` must be > 0 metres; areas 0 \(1 in all\)"):
+        streets_in_areas(bad)
+
+
+def test_random_points_near_streets_and_in_polygons():
+    net = grid_city(n_nodes=900, seed=0)
+    pts = random_points(net, 500, max_offset_m=30, seed=3, index_name="demand_id")
+    assert len(pts) == 500
+    assert pts.index.name == "demand_id"
+    assert pts.attrs["stand_in"]
+    assert pts.crs == net.crs
+    tree = shapely.STRtree(net.edge_geometries())
+    _, dist = tree.query_nearest(pts.geometry.to_numpy(), return_distance=True, all_matches=False)
+    assert dist.max() <= 30 + 1e-6
+    assert dist.mean() > 5  # spread away from the street, not on it
+    again = random_points(net, 500, max_offset_m=30, seed=3, index_name="demand_id")
+    assert pts.geometry.equals(again.geometry)
+    poly = shapely.Point(0, 0).buffer(1000)
+    inside = random_points(poly, 200, crs=32651, seed=1)
+    assert shapely.contains(poly, inside.geometry.to_numpy()).all()
+    with pytest.raises(InputError, match="`crs` is needed"):
+        random_points(poly, 5)
