@@ -285,10 +285,11 @@ def demand_from_buildings(
     out = out.sort_index()
     out.attrs.update(source="osm-buildings", stand_in=False)
     log.info(
-        "demand from buildings: %d residential buildings (%d with a levels tag) of %d, %s m2 floor area, "
-        "%s people",
+        "demand from buildings: %d residential buildings (%d with a levels tag, %d without area: weight 0) "
+        "of %d, %s m2 floor area, %s people",
         len(out),
         int((out["levels_source"] == "tag").sum()),
+        int((out["floor_area_m2"] <= 0).sum()),
         len(buildings),
         f"{total:,.0f}",
         f"{population:,.0f}",
@@ -436,7 +437,8 @@ def estimated_demand(
     Parameters
     ----------
     districts
-        GeoDataFrame indexed by district code with ``pop_2020`` (e.g. `shenyang_districts`), any CRS.
+        GeoDataFrame indexed by district code (or with an ``adcode`` column) with ``pop_2020`` (e.g.
+        `shenyang_districts`), any CRS.
     communities
         DataFrame with code, name, street_code, street_name, district_code, district_name, kind (and
         optionally street_kind, virtual), e.g. `shenyang_communities`.
@@ -457,6 +459,8 @@ def estimated_demand(
     import shapely
 
     share = SHENYANG_SHARE_60PLUS if share_60plus is None else float(share_60plus)
+    if "adcode" in getattr(districts, "columns", ()):
+        districts = districts.set_index("adcode")  # a copy; the caller's frame is untouched
     _check_estimate_inputs(districts, communities, share, points_per_community)
     k = int(points_per_community)
     dist_m = districts.to_crs(SHENYANG_UTM)
