@@ -258,8 +258,9 @@ def test_estimated_demand_deterministic_and_seeded(estimate, districts, communit
 
 def test_estimated_demand_options(districts, communities):
     small = communities[communities["district_code"].isin([210102, 210103])]
-    two = districts.loc[[210102, 210103]]
+    two = districts.loc[[210102, 210103]].reset_index()  # adcode as a column works too
     out = estimated_demand(two, small, share_60plus=0.3, points_per_community=1)
+    assert "adcode" in two.columns  # the input is untouched
     assert len(out) == len(small)
     assert out["population"].sum() == two["pop_2020"].sum()
     np.testing.assert_allclose(out["weight"], out["population"] * 0.3)
