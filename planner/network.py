@@ -550,8 +550,6 @@ def _from_graph(
     except pyproj.exceptions.CRSError as exc:
         raise InputError(f"`G`.graph['crs'] {graph_crs!r} is not a CRS pyproj understands ({exc})") from exc
     keys = list(G.nodes)
-    if G.number_of_edges() == 0:
-        raise _no_walkable(description, 0)
     x = np.array([_float(G.nodes[k].get("x")) for k in keys])
     y = np.array([_float(G.nodes[k].get("y")) for k in keys])
     bad = ~(np.isfinite(x) & np.isfinite(y))
@@ -566,18 +564,17 @@ def _from_graph(
         node_id = np.arange(len(keys), dtype=np.int64)
     position = {k: i for i, k in enumerate(keys)}
 
-    rows = list(G.edges(keys=True, data=True)) if G.is_multigraph() else list(G.edges(data=True))
-    data = [r[-1] for r in rows]
-    u = np.fromiter((position[r[0]] for r in rows), np.int64, len(rows))
-    v = np.fromiter((position[r[1]] for r in rows), np.int64, len(rows))
+    u, v, data = _graph_edges(G, position)
+    if not data:
+        raise _no_walkable(description, 0)
     geoms = np.array([d.get("geometry") for d in data], dtype=object)
     has_geom = np.array([g is not None for g in geoms], dtype=bool)
     if G.is_directed():
-        glen = np.zeros(len(rows))
+        glen = np.zeros(len(data))
         if has_geom.any():
             glen[has_geom] = shapely.length(geoms[has_geom])
         rev = np.array([d.get("reversed") is True for d in data], dtype=bool)
-        osmid = np.array([";".join(sorted(_tag_parts(d.get("osmid")))) for d in data], dtype=object)
+        osmid = np.array([_way_key(d.get("osmid")) for d in data], dtype=object)
         keep = _one_per_segment(u, v, osmid, glen, rev)
         u, v, geoms, has_geom = u[keep], v[keep], geoms[keep], has_geom[keep]
         data = [d for d, k in zip(data, keep, strict=True) if k]
@@ -611,6 +608,32 @@ def _from_graph(
         description=description,
         meta={"raw_nodes": len(keys), "raw_edges": n_raw},
     )
+
+
+def _graph_edges(G, position: dict) -> tuple[np.ndarray, np.ndarray, list[dict]]:  # noqa: N803
+    """Node positions of both ends and the attribute dict of every edge, each undirected edge once."""
+    directed, multi = G.is_directed(), G.is_multigraph()
+    us: list[int] = []
+    vs: list[int] = []
+    data: list[dict] = []
+    for a, neighbours in G.adjacency():  # raw dicts: much faster than G.edges(data=True)
+        pa = position[a]
+        for b, entry in neighbours.items():
+            pb = position[b]
+            if not directed and pb < pa:  # an undirected edge is listed under both ends
+                continue
+            for d in entry.values() if multi else (entry,):
+                us.append(pa)
+                vs.append(pb)
+                data.append(d)
+    return np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64), data
+
+
+def _way_key(value) -> str:
+    """A way id (or the sorted ids of merged ways) as text, to group the two directions of a segment."""
+    if isinstance(value, (list, tuple, set)):
+        return ";".join(sorted(str(p) for p in value))
+    return "" if value is None else str(value)
 
 
 def _float(value) -> float:
