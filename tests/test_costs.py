@@ -205,3 +205,30 @@ def test_matches_split_graph_oracle_on_random_graphs(case):
     net, sites, demand, limit_s = case
     tt = travel_times(net, sites, demand, limit_s=limit_s, speed_mps=1.0)
     assert_same(tt, split_graph_times(net, sites, demand, limit_s), 1.0)
+
+
+def test_progress_bar_and_empty_inputs(tiny_net, capsys):
+    pts = points([(X0 + 30, Y0 + 10), (X0 + 150, Y0 + 120)], ids=["a", "c"])
+    quiet = travel_times(tiny_net, pts, pts, limit_s=400)
+    shown = travel_times(tiny_net, pts, pts, limit_s=400, progress=True)
+    assert as_dict(quiet) == as_dict(shown)
+    assert "walk times" in capsys.readouterr().err
+    none = pts.iloc[:0]
+    assert travel_times(tiny_net, none, pts, limit_s=400).matrix.shape == (0, 2)
+    empty = travel_times(tiny_net, pts, none, limit_s=400)
+    assert empty.matrix.shape == (2, 0)
+    assert empty.matrix.nnz == 0
+
+
+def test_many_sites_across_blocks_match_the_oracle():
+    # more sites than one block of the thread pool (256), so block offsets and ordering are exercised
+    from planner.synthetic import grid_city, random_points
+
+    net = grid_city(n_nodes=225, curved_share=0.3, seed=5)
+    sites = snap_points(net, random_points(net, 700, seed=6, index_name="site_id"))
+    demand = snap_points(net, random_points(net, 60, seed=7, index_name="demand_id"))
+    tt = travel_times(net, sites, demand, limit_s=250)
+    assert tt.stand_in
+    oracle = split_graph_times(net, sites, demand, 250.0)
+    assert len({i for i, _ in oracle}) > 600
+    assert_same(tt, oracle, 1.0)
