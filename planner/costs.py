@@ -169,8 +169,8 @@ def travel_times(
     limit_s
         Longest walk kept, in seconds (e.g. ``15 * 60``).
     speed_mps
-        Walking speed in m/s or a preset name of `planner.settings.SPEED_PRESETS_MPS`; default 1.0 m/s (60
-        m/min).
+        Walking speed in m/s or a preset name of `planner.settings.SPEED_PRESETS_MPS`; default 1.0 m/s
+        (60 m/min, planning practice).
     progress
         Show a tqdm progress bar over the sites.
 
