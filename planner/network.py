@@ -521,9 +521,11 @@ def from_networkx(G, *, source: str | None = None, crs=None) -> StreetNetwork:  
         raise InputError(f"`source` {source!r} is not one of {', '.join(SOURCES)}")
     target = None if crs is None else _metric_crs(crs)
     n = G.number_of_nodes() if hasattr(G, "number_of_nodes") else 0
-    return _from_graph(
+    net = _from_graph(
         G, crs=target, source=source, description=f"networkx graph of {n:,} nodes", walk_filter=None
     )
+    log.info(net.summary())
+    return net
 
 
 def _from_graph(
@@ -566,7 +568,7 @@ def _from_graph(
 
     u, v, data = _graph_edges(G, position)
     if not data:
-        raise _no_walkable(description, 0)
+        raise DataError(f"{description!r} has no edges; a walk network needs streets between its nodes")
     geoms = np.array([d.get("geometry") for d in data], dtype=object)
     has_geom = np.array([g is not None for g in geoms], dtype=bool)
     if G.is_directed():

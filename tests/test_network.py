@@ -481,6 +481,10 @@ def test_from_networkx_rejections():
     H.graph["crs"] = "EPSG:32651"
     with pytest.raises(InputError, match=r"`G` has nodes without numeric x/y attributes: 1, 2 \(2 in all\)"):
         from_networkx(H)
+    empty = nx.Graph(crs="EPSG:32651")
+    empty.add_node(1, x=0.0, y=0.0)
+    with pytest.raises(DataError, match="'networkx graph of 1 nodes' has no edges"):
+        from_networkx(empty)
     with pytest.raises(InputError, match="`G` must be a networkx graph"):
         from_networkx({"a": 1})
     with pytest.raises(InputError, match="`source` 'web' is not one of"):
