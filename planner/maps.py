@@ -233,6 +233,9 @@ def plan_map(
         m.default_css = []
         _add(root.header, _Raw(offline_head(cluster=True)), "planner_offline_assets")
     _add(m, _PageStyle(plain_background=tiles is None), "style")
+    # the view is set before any layer is added, so that no layer is projected twice
+    top_px = 20 + (30 + 21 * len(banner_lines) if banner_lines else 0)
+    _add(m, folium.FitBounds(bounds, padding_top_left=(20, top_px), padding_bottom_right=(20, 20)), "fit")
 
     if wgs["districts"] is not None:
         _add_districts(m, wgs["districts"], tier_list)
@@ -249,7 +252,6 @@ def plan_map(
     _add(m, _Control(legend, "topright", "pl-legend"), "legend")
     if banner_lines:
         _add(m, _Banner(banner_lines), "banner")
-    _add(m, folium.FitBounds(bounds, padding=(20, 20)), "fit")
 
     log.info(
         "map: %s demand points in %d tier(s), %s sites (%s), %s service areas, %s districts, %s, "
@@ -850,20 +852,25 @@ class _DemandLayer(_StoreLayer):
     _template = Template(
         """{% macro script(this, kwargs) %}
 var {{ this.get_name() }} = L.featureGroup();
-(function (group, d, t) {
-  var m = d.tiers[t].m, n = d.lat.length, cls = new Array(n), idx = new Array(n);
-  for (var i = 0; i < n; i++) {
-    var k = d.breaks.length + 1;
-    if (m[i] !== null) { k = 0; while (k < d.breaks.length && m[i] > d.breaks[k]) { k++; } }
-    cls[i] = k; idx[i] = i;
+(function (group, d, t, show) {
+  function fill() {
+    // class per point (0.. minute classes, last: not reachable); gaps are drawn last, on top
+    var m = d.tiers[t].m, n = d.lat.length, cls = new Array(n), idx = new Array(n);
+    for (var i = 0; i < n; i++) {
+      var k = d.breaks.length + 1;
+      if (m[i] !== null) { k = 0; while (k < d.breaks.length && m[i] > d.breaks[k]) { k++; } }
+      cls[i] = k; idx[i] = i;
+    }
+    idx.sort(function (a, b) { return cls[a] - cls[b] || d.w[b] - d.w[a] || a - b; });
+    for (var j = 0; j < n; j++) {
+      var p = idx[j], c = cls[p] > d.breaks.length ? d.none : d.colours[cls[p]];
+      group.addLayer(L.circleMarker([d.lat[p], d.lon[p]], {
+        radius: 2.5 + 5.5 * Math.sqrt(Math.min(d.w[p] / d.wref, 1)), color: c, weight: 1, opacity: 0.9,
+        fillColor: c, fillOpacity: 0.7, pi: p}));
+    }
   }
-  idx.sort(function (a, b) { return cls[a] - cls[b] || d.w[b] - d.w[a] || a - b; });
-  for (var j = 0; j < n; j++) {
-    var i = idx[j], c = cls[i] > d.breaks.length ? d.none : d.colours[cls[i]];
-    group.addLayer(L.circleMarker([d.lat[i], d.lon[i]], {
-      radius: 2.5 + 5.5 * Math.sqrt(Math.min(d.w[i] / d.wref, 1)), color: c, weight: 1, opacity: 0.9,
-      fillColor: c, fillOpacity: 0.7, pi: i}));
-  }
+  // a layer hidden at first gets its markers when it is first shown, so it costs nothing until then
+  if (show) { fill(); } else { group.once('add', fill); }
   function text(layer) {
     var i = layer.options.pi;
     if (i === undefined) { return ''; }
@@ -877,7 +884,7 @@ var {{ this.get_name() }} = L.featureGroup();
   }
   group.bindTooltip(text, {sticky: true});
   group.bindPopup(text);
-})({{ this.get_name() }}, {{ this.store.get_name() }}, {{ this.tier_index }});
+})({{ this.get_name() }}, {{ this.store.get_name() }}, {{ this.tier_index }}, {{ this.show|tojson }});
 {% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
 {% endmacro %}"""
     )

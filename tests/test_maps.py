@@ -529,6 +529,12 @@ def test_page_renders_offline_in_headless_chromium(plan, inputs, tmp_path):
             np.array(MINUTE_COLOURS)[np.searchsorted(MINUTE_BREAKS, np.nan_to_num(minutes), side="left")],
         )
         assert sorted(colours) == sorted(expected.tolist())  # the page classes minutes as the legend says
+        (_, station_layer) = _children(m, _DemandLayer)
+        count = f"return {station_layer.get_name()}.getLayers().length"
+        assert driver.execute_script(count) == 0  # hidden at first: no markers made yet
+        driver.execute_script(f"map_plan.addLayer({station_layer.get_name()})")
+        assert driver.execute_script(count) == len(inputs["demand"])
+        driver.execute_script(f"map_plan.removeLayer({station_layer.get_name()})")
 
         banner = driver.find_element("id", "planner-banner")
         assert banner.is_displayed()
