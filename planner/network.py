@@ -861,7 +861,9 @@ OVERPASS_FILTERS = (
 )
 
 
-def network_from_place(query: str | dict | list, *, crs=None, cache: bool | None = None) -> StreetNetwork:
+def network_from_place(
+    query: str | dict | list, *, crs=None, cache: bool | None = None, cached_only: bool | None = None
+) -> StreetNetwork | None:
     """Download the walk network of a named place from OpenStreetMap (through osmnx).
 
     Parameters
@@ -874,11 +876,15 @@ def network_from_place(query: str | dict | list, *, crs=None, cache: bool | None
     cache
         Keep the prepared network under ``planner.settings.cache_dir() / "networks"``, keyed by a hash of the
         query, `crs` and the walk rule, so that a second call does not download. None: on.
+    cached_only
+        True: never download; return the cached network, or None when there is none (``planner network
+        fetch`` fills the cache). None: False.
 
     Returns
     -------
-    StreetNetwork
-        ``source`` "osm-online", walk filter `WALK_RULE`, largest connected part (see `read_network`).
+    StreetNetwork or None
+        ``source`` "osm-online", walk filter `WALK_RULE`, largest connected part (see `read_network`);
+        None only with `cached_only` and nothing cached.
     """
     if (
         not isinstance(query, (str, dict, list))
@@ -889,17 +895,21 @@ def network_from_place(query: str | dict | list, *, crs=None, cache: bool | None
             f"`query` must be a place name such as 'Heping District, Shenyang, China' (or an osmnx dict / "
             f"list of them), got {query!r}"
         )
-    return _online("place", query, query, f"OSM place {query!r}", crs=crs, cache=cache)
+    return _online(
+        "place", query, query, f"OSM place {query!r}", crs=crs, cache=cache, cached_only=cached_only
+    )
 
 
-def network_from_polygon(polygon_wgs84, *, crs=None, cache: bool | None = None) -> StreetNetwork:
+def network_from_polygon(
+    polygon_wgs84, *, crs=None, cache: bool | None = None, cached_only: bool | None = None
+) -> StreetNetwork | None:
     """Download the walk network inside a polygon given in WGS84 lon/lat (through osmnx).
 
     Parameters
     ----------
     polygon_wgs84
         shapely Polygon or MultiPolygon in lon/lat degrees (e.g. ``districts.to_crs(4326).union_all()``).
-    crs, cache
+    crs, cache, cached_only
         As in `network_from_place`.
     """
     import shapely
@@ -917,17 +927,21 @@ def network_from_polygon(polygon_wgs84, *, crs=None, cache: bool | None = None) 
         )
     digest = hashlib.sha256(shapely.to_wkb(shapely.normalize(polygon_wgs84))).hexdigest()
     description = f"OSM polygon {west:.4f},{south:.4f},{east:.4f},{north:.4f}"
-    return _online("polygon", polygon_wgs84, digest, description, crs=crs, cache=cache)
+    return _online(
+        "polygon", polygon_wgs84, digest, description, crs=crs, cache=cache, cached_only=cached_only
+    )
 
 
-def network_from_bbox(bbox, *, crs=None, cache: bool | None = None) -> StreetNetwork:
+def network_from_bbox(
+    bbox, *, crs=None, cache: bool | None = None, cached_only: bool | None = None
+) -> StreetNetwork | None:
     """Download the walk network inside a lon/lat box (through osmnx).
 
     Parameters
     ----------
     bbox
         ``(west, south, east, north)`` in WGS84 degrees, the osmnx 2 order (left, bottom, right, top).
-    crs, cache
+    crs, cache, cached_only
         As in `network_from_place`.
     """
     try:
@@ -943,12 +957,18 @@ def network_from_bbox(bbox, *, crs=None, cache: bool | None = None) -> StreetNet
             "south < north; e.g. (123.38, 41.78, 123.45, 41.82) for central Shenyang"
         )
     description = f"OSM bbox {west:.4f},{south:.4f},{east:.4f},{north:.4f}"
-    return _online("bbox", values, values, description, crs=crs, cache=cache)
+    return _online("bbox", values, values, description, crs=crs, cache=cache, cached_only=cached_only)
 
 
-def _online(kind: str, arg, key, description: str, *, crs, cache: bool | None) -> StreetNetwork:
+def _online(
+    kind: str, arg, key, description: str, *, crs, cache: bool | None, cached_only: bool | None
+) -> StreetNetwork | None:
     target = None if crs is None else _metric_crs(crs)
     use_cache = True if cache is None else bool(cache)
+    if cached_only and not use_cache:
+        raise InputError(
+            "`cached_only=True` reads the cache, which `cache=False` turns off; drop one of them"
+        )
     cache_file = _cache_path(
         _cache_key({"kind": kind, "query": key, "crs": None if target is None else target.to_wkt()}), kind
     )
@@ -957,6 +977,9 @@ def _online(kind: str, arg, key, description: str, *, crs, cache: bool | None) -
         if net is not None:
             log.info("%s (from the cache, not downloaded)", net.summary())
             return net
+    if cached_only:
+        log.info("no cached walk network of %s (cached_only: not downloading)", description)
+        return None
     with _osmnx_walk_tags() as ox:
         download = getattr(ox, f"graph_from_{kind}")
         try:

@@ -606,6 +606,19 @@ def test_network_from_place_downloads_once_then_uses_the_cache(fake_download, ca
     assert len(fake_download) == 3  # another query, another key
 
 
+def test_cached_only_never_downloads(fake_download):
+    bbox = (123.39, 41.79, 123.42, 41.82)
+    assert network_from_bbox(bbox, cached_only=True) is None
+    assert network_from_place("Shenyang", cached_only=True) is None
+    assert not fake_download
+    fetched = network_from_bbox(bbox)
+    again = network_from_bbox(bbox, cached_only=True)
+    assert len(fake_download) == 1
+    assert np.array_equal(again.node_id, fetched.node_id)
+    with pytest.raises(InputError, match="`cached_only=True` reads the cache, which `cache=False` turns off"):
+        network_from_bbox(bbox, cache=False, cached_only=True)
+
+
 def test_network_from_polygon_and_bbox(fake_download):
     box = shapely.box(123.39, 41.79, 123.42, 41.82)
     net = network_from_polygon(box)
