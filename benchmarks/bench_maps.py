@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from planner._assets import offline_head
+from planner._assets import CHROMIUM, headless_chromium, offline_head
 from planner.maps import plan_map, save_map
 
 UTM51 = 32651
@@ -137,26 +137,10 @@ def offline_copy(path: Path) -> Path:
 
 def browser_load_s(path: Path) -> float:
     """Seconds from opening ``file://path`` in headless Chromium until Leaflet has drawn the overlays."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
     profile = tempfile.mkdtemp(prefix="bench-maps-chromium-")
-    options = webdriver.ChromeOptions()
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--window-size=1400,900",
-    ):
-        options.add_argument(arg)
-    options.binary_location = "/usr/bin/chromium"
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = headless_chromium(profile)
     driver.set_page_load_timeout(300)
     driver.set_script_timeout(300)
     try:
@@ -181,7 +165,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=50_000)
     parser.add_argument("--no-browser", action="store_true", help="skip the headless Chromium timings")
     args = parser.parse_args()
-    browser = not args.no_browser and Path("/usr/bin/chromium").exists()
+    browser = not args.no_browser and Path(CHROMIUM).exists()
 
     city = synthetic_city(args.points)
     out = Path(tempfile.mkdtemp(prefix="bench-maps-"))

@@ -221,6 +221,7 @@ def plan_map(
         prefer_canvas=True,
         control_scale=True,
         zoom_control="bottomleft",
+        zoom_snap=0.25,
     )
     m._id = "plan"
     m.options["max_zoom"] = MAX_ZOOM
@@ -259,7 +260,7 @@ def plan_map(
         f"{len(demand):,}",
         len(tier_list),
         f"{len(sites):,}",
-        ", ".join(f"{n} {s}" for s, n in statuses.items()) or "none",
+        ", ".join(f"{sum(n.values())} {s}" for s, n in statuses.items()) or "none",
         "no" if service_areas is None else f"{len(service_areas):,}",
         "no" if districts is None else f"{len(districts):,}",
         "offline (assets inlined)" if offline else "online (CDN assets)",
@@ -592,17 +593,18 @@ def _add_demand(m, wgs, demand, tiers: list[_Tier]) -> None:
         _add(m, _DemandLayer(store, tier_index=k, name=name, show=k == 0), f"demand_{k}")
 
 
-def _add_sites(m, wgs, tiers: list[_Tier], *, offline: bool) -> dict[str, int]:
+def _add_sites(m, wgs, tiers: list[_Tier], *, offline: bool) -> dict[str, dict[int, int]]:
+    """Add a layer per status present; return ``{status: {tier index: number of sites}}``."""
     import shapely
 
     index = {t.name: k for k, t in enumerate(tiers)}
-    counts: dict[str, int] = {}
+    counts: dict[str, dict[int, int]] = {}
     for status in STATUSES:
         part = wgs[wgs["status"] == status]
         if not len(part):
             continue
-        counts[status] = len(part)
         tier_k = part["tier"].map(index).to_numpy()
+        counts[status] = {int(k): int(n) for k, n in zip(*np.unique(tier_k, return_counts=True), strict=True)}
         order = np.lexsort((np.arange(len(part)), tier_k))
         part = part.iloc[order]
         tier_k = tier_k[order]
@@ -737,7 +739,7 @@ def _symbol_html(tier: _Tier, k: int, status: str) -> str:
     )
 
 
-def _legend_html(tiers: list[_Tier], statuses: Mapping[str, int], areas: bool, shares: bool) -> str:
+def _legend_html(tiers: list[_Tier], statuses: Mapping[str, Mapping], areas: bool, shares: bool) -> str:
     rows = ["<div class='pl-h'>Walk to nearest site of the tier</div>"]
     edges = [0.0, *MINUTE_BREAKS]
     for k, colour in enumerate(MINUTE_COLOURS):
@@ -755,9 +757,11 @@ def _legend_html(tiers: list[_Tier], statuses: Mapping[str, int], areas: bool, s
         head = "".join(f"<th>{html.escape(t.name)}</th>" for t in tiers)
         body = "".join(
             f"<tr><td>{status}</td>"
-            + "".join(f"<td>{_symbol_html(t, k, status)}</td>" for k, t in enumerate(tiers))
+            + "".join(
+                f"<td>{_symbol_html(t, k, status) if k in present else ''}</td>" for k, t in enumerate(tiers)
+            )
             + "</tr>"
-            for status in statuses
+            for status, present in statuses.items()
         )
         rows.append(
             f"<div class='pl-h'>Sites</div><table class='pl-sites'><tr><th></th>{head}</tr>{body}</table>"
@@ -766,7 +770,8 @@ def _legend_html(tiers: list[_Tier], statuses: Mapping[str, int], areas: bool, s
         rows.append("<div class='pl-h'>Service areas (along streets)</div>")
         for tier in tiers:
             rows.append(
-                f"<div><i class='pl-box' style='border-color:{tier.colour};background:{tier.colour}33'></i>"
+                f"<div><i class='pl-box' style='border-color:{tier.colour}'>"
+                f"<i style='background:{tier.colour}'></i></i>"
                 f"{tier.threshold_min:g}-minute walk to a {html.escape(tier.name)}</div>"
             )
     if shares:
@@ -1003,6 +1008,7 @@ class _PageStyle(MacroElement):
   vertical-align: -1px; }
 .pl-box { display: inline-block; width: 14px; height: 10px; border: 1.5px solid #444; margin-right: 6px;
   vertical-align: -1px; }
+.pl-box i { display: block; height: 100%; opacity: 0.3; }
 .pl-sites th { font-weight: 600; padding: 0 6px; text-align: center; }
 .pl-sites td { padding: 1px 6px 1px 0; }
 .pl-sites td .pl-sym { margin: 0 auto; }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from planner._assets import CHROMEDRIVER, CHROMIUM, headless_chromium
 from planner._errors import InputError, PlannerWarning
 from planner.maps import (
     MINUTE_BREAKS,
@@ -208,7 +208,8 @@ def test_legend_lists_only_statuses_present(inputs):
     sites = inputs["sites"][inputs["sites"]["status"] == "new"]
     m = plan_map(demand=inputs["demand"], sites=sites, tiers=TIERS)
     legend = _children(m, _Control)[1].html
-    assert "<tr><td>new</td>" in legend
+    new_row = r"<tr><td>new</td><td><div class=\"pl-sym\".*?</td><td></td></tr>"  # a centre, no station
+    assert re.search(new_row, legend)
     assert "<td>existing</td>" not in legend and "<td>candidate</td>" not in legend
     assert "Service areas" not in legend and "District share" not in legend
     assert [c.layer_name for c in _children(m, _SiteLayer)] == ["New sites (chosen)"]
@@ -466,31 +467,16 @@ def test_no_walk_columns_and_no_tiers(inputs):
 
 @pytest.mark.browser
 def test_page_renders_offline_in_headless_chromium(plan, inputs, tmp_path):
-    chromium, driver_path = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-    if not (chromium.exists() and driver_path.exists()) and not shutil.which("chromium"):
-        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip(
+            f"Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER}); "
+            "apt-get install chromium chromium-driver"
+        )
     from selenium.webdriver.support.ui import WebDriverWait
 
     m, _ = plan
     page = save_map(m, tmp_path / "plan.html")
-    options = webdriver.ChromeOptions()
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1400,900",
-    ):
-        options.add_argument(arg)
-    options.binary_location = str(chromium)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(driver_path)), options=options)
+    driver = headless_chromium(tmp_path / "chromium-profile", console_log=True)
     try:
         driver.get(page.as_uri())
         WebDriverWait(driver, 20).until(
@@ -535,6 +521,15 @@ def test_page_renders_offline_in_headless_chromium(plan, inputs, tmp_path):
         driver.execute_script(f"map_plan.addLayer({station_layer.get_name()})")
         assert driver.execute_script(count) == len(inputs["demand"])
         driver.execute_script(f"map_plan.removeLayer({station_layer.get_name()})")
+        tip = driver.execute_script(
+            f"var g = {centre_layer.get_name()}, first = g.getLayers()[0];"
+            "return g.getTooltip()._content(first) + ' | ' + first.options.pi;"
+        )
+        text, pi = tip.rsplit(" | ", 1)
+        row = inputs["demand"].iloc[int(pi)]
+        minutes = "not reachable" if np.isnan(row["walk_min_centre"]) else f"{row['walk_min_centre']:.1f} min"
+        assert text.startswith(f"<b>demand_id {pi}</b><br>older residents: {row['weight']}")
+        assert f"walk to nearest centre: {minutes} (" in text
 
         banner = driver.find_element("id", "planner-banner")
         assert banner.is_displayed()
