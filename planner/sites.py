@@ -123,6 +123,7 @@ def candidates_on_network(
     weight: str | None = None,
     seed: int = 0,
     min_spacing_m: float | None = None,
+    prefix: str | None = None,
 ):
     """Generate ``n`` candidate sites for new centres at street nodes (a labelled stand-in for real sites).
 
@@ -146,6 +147,8 @@ def candidates_on_network(
         Seed of the draw; the same seed gives the same candidates.
     min_spacing_m
         Minimum distance between candidates; None uses `DEFAULT_MIN_SPACING_M` (150 m).
+    prefix
+        Start of the site ids (e.g. one per tier, so ids stay distinct); None uses ``"cand"``.
 
     Returns
     -------
@@ -211,7 +214,7 @@ def candidates_on_network(
             "stand_in": True,
         },
         geometry=geom.to_numpy(),
-        index=pd.Index([f"cand-{i:04d}" for i in range(1, len(kept_a) + 1)], name="site_id"),
+        index=pd.Index([f"{prefix or 'cand'}-{i:04d}" for i in range(1, len(kept_a) + 1)], name="site_id"),
         crs=4326,
     )
     out.attrs.update(source="generated", stand_in=True)

@@ -112,6 +112,9 @@ def test_candidates_deterministic_and_seeded():
     c = candidates_on_network(net, 10, seed=4)
     assert list(a["node"]) == list(b["node"])
     assert list(a["node"]) != list(c["node"])
+    centres = candidates_on_network(net, 3, seed=3, prefix="centre")
+    assert list(centres.index) == ["centre-0001", "centre-0002", "centre-0003"]
+    assert list(centres["node"]) == list(a["node"][:3])
 
 
 def test_candidates_follow_demand():
