@@ -48,7 +48,7 @@ def main() -> None:
         load_s, net = best_of(args.repeat, lambda: read_network(path, cache=False))
         read_network(path, cache=True)  # writes the cache
         cached_s, cached = best_of(args.repeat, lambda: read_network(path, cache=True))
-        assert "cache_file" in cached.meta and cached.n_edges == net.n_edges
+        assert cached.meta.get("from_cache") and cached.n_edges == net.n_edges
 
     raw_nodes = net.meta["raw_nodes"]
     per_100k = load_s / raw_nodes * 100_000

@@ -310,7 +310,8 @@ def read_network(path: str | os.PathLike, *, crs=None, cache: bool | None = None
     -------
     StreetNetwork
         With ``source`` "osm-pbf", "osm-xml" or "graphml" and ``description`` the file name; ``meta`` holds
-        ``raw_nodes`` and ``raw_edges`` (before the walk filter).
+        ``raw_nodes`` and ``raw_edges`` (before the walk filter); when cached, ``cache_file`` (its path) and,
+        when read from the cache, ``from_cache``.
 
     Raises
     ------
@@ -354,7 +355,7 @@ def read_network(path: str | os.PathLike, *, crs=None, cache: bool | None = None
     else:
         net = _read_graphml(path, target)
     if cache_file is not None:
-        _save_cached(net, cache_file)
+        net = _save_cached(net, cache_file)
     log.info(net.summary())
     return net
 
@@ -998,7 +999,7 @@ def _online(
             ) from exc
     net = _from_graph(graph, crs=target, source="osm-online", description=description, walk_filter=True)
     if use_cache:
-        _save_cached(net, cache_file)
+        net = _save_cached(net, cache_file)
     log.info(net.summary())
     return net
 
@@ -1019,8 +1020,11 @@ def _cache_path(key: str, label: str) -> Path:
     return cache_dir() / "networks" / f"{safe}-{key}.npz"
 
 
-def _save_cached(net: StreetNetwork, file: Path) -> None:
-    """Write the arrays (geometry as WKB) to an .npz, atomically; a failure only logs a warning."""
+def _save_cached(net: StreetNetwork, file: Path) -> StreetNetwork:
+    """Write the arrays (geometry as WKB) to an .npz, atomically; return `net` with ``meta["cache_file"]``.
+
+    A failure only logs a warning (and returns `net` unchanged).
+    """
     import shapely
 
     arrays = {
@@ -1056,6 +1060,8 @@ def _save_cached(net: StreetNetwork, file: Path) -> None:
             "could not write the network cache %s (%s); the next read prepares the network again", file, exc
         )
         tmp.unlink(missing_ok=True)
+        return net
+    return dataclasses.replace(net, meta={**net.meta, "cache_file": str(file)})
 
 
 def _load_cached(file: Path) -> StreetNetwork | None:
@@ -1090,7 +1096,7 @@ def _load_cached(file: Path) -> StreetNetwork | None:
                 dropped_nodes=header["dropped_nodes"],
                 dropped_parts=header["dropped_parts"],
                 description=header["description"],
-                meta={**header["meta"], "cache_file": str(file)},
+                meta={**header["meta"], "cache_file": str(file), "from_cache": True},
             )
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, shapely.errors.GEOSException) as exc:
         log.warning("ignoring the unreadable network cache %s (%s); preparing the network again", file, exc)

@@ -515,7 +515,8 @@ def test_file_cache_second_read_loads_the_arrays(tmp_path, caplog):
     assert len(files) == 1
     with caplog.at_level(logging.INFO, logger="planner.network"):
         second = read_network(path, cache=True)
-    assert "cache_file" in second.meta and "cache_file" not in first.meta
+    assert second.meta.get("from_cache") and not first.meta.get("from_cache")
+    assert first.meta["cache_file"] == second.meta["cache_file"] == str(files[0])
     assert "from the cache" in caplog.records[-1].getMessage()
     for name in ("node_id", "x", "y", "edge_u", "edge_v", "length_m"):
         assert np.array_equal(getattr(first, name), getattr(second, name))
@@ -531,7 +532,7 @@ def test_file_cache_second_read_loads_the_arrays(tmp_path, caplog):
     assert len(list((tmp_path / "cache" / "networks").glob("*.npz"))) == 2
     path.write_text(path.read_text().replace('lat="41.8020" lon="123.4030"', 'lat="41.8030" lon="123.4030"'))
     moved = read_network(path, cache=True)
-    assert "cache_file" not in moved.meta
+    assert not moved.meta.get("from_cache")
     assert moved.length_m.sum() > first.length_m.sum()
 
 
@@ -546,7 +547,7 @@ def test_file_cache_off_by_default_for_small_files_and_keeps_geometry(tmp_path, 
     ox.save_graphml(G, path)
     first = read_network(path)
     second = read_network(path)
-    assert "cache_file" in second.meta
+    assert second.meta["from_cache"]
     assert first.geometry is not None
     assert all(a.equals_exact(b, 0) for a, b in zip(first.geometry, second.geometry, strict=True))
 
