@@ -117,6 +117,10 @@ def solve_mip(  # noqa: PLR0917 (the arrays of one model, in the order of the fo
         raise InfeasibleError(f"{what} is infeasible: no plan meets all its constraints")
     info = h.getInfo()
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    if status == ms.kModelEmpty:  # no columns: feasible when every row range holds 0
+        if ((np.asarray(row_lo) > 1e-9) | (np.asarray(row_hi) < -1e-9)).any():
+            raise InfeasibleError(f"{what} is infeasible: no plan meets all its constraints")
+        return MipSolution(np.zeros(n_col), 0.0, 0.0, 0.0, "optimal", solve_s)
     if status == ms.kOptimal:
         label = "optimal"
     elif status in (ms.kTimeLimit, ms.kIterationLimit, ms.kSolutionLimit, ms.kInterrupt) and len(x) == n_col:

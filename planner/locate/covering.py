@@ -511,8 +511,11 @@ def mclp(
                 what=f"{model} (maximin)",
                 start=sol.x,
             )
-        chosen = red.cols[np.flatnonzero(sol.x[: red.n_cols] > 0.5)]
-        status, method_used, bound_red = sol.status, "exact", sol.bound
+        chosen_red = np.flatnonzero(sol.x[: red.n_cols] > 0.5)
+        chosen = red.cols[chosen_red]
+        status, method_used = sol.status, "exact"
+        # a solve stopped early may have a weak (or no) dual bound; the submodular bound of its plan holds too
+        bound_red = min(sol.bound, _submodular(red, chosen_red, p_red, b))
     else:
         chosen_red, status, bound_red, hinfo = _mclp_heuristic(red, p_red, b, time_limit_s)
         chosen = red.cols[chosen_red]
@@ -565,6 +568,14 @@ def mclp(
     )
 
 
+def _submodular(red: Reduced, chosen: np.ndarray, p: int, b: float) -> float:
+    """Upper bound on the reduced MCLP optimum from the plan `chosen` (see `heuristics.submodular_bound`)."""
+    counts = red.level + np.asarray(red.a[:, chosen].sum(axis=1)).ravel()
+    value = heuristics.plan_value(counts, red.weight, backup_weight=b)
+    marg = red.weight * ((counts == 0) + b * (counts == 1))
+    return heuristics.submodular_bound(value, red.a.T @ marg, p)
+
+
 def _mclp_heuristic(
     red: Reduced, p: int, b: float, time_limit_s: float
 ) -> tuple[np.ndarray, str, float, dict]:
@@ -577,10 +588,7 @@ def _mclp_heuristic(
     chosen, swaps = heuristics.interchange(
         red.a, red.weight, chosen, level=red.level, backup_weight=b, time_limit_s=max(1.0, time_limit_s / 2)
     )
-    counts = red.level + np.asarray(red.a[:, chosen].sum(axis=1)).ravel()
-    value = heuristics.plan_value(counts, red.weight, backup_weight=b)
-    marg = red.weight * ((counts == 0) + b * (counts == 1))
-    bound = heuristics.submodular_bound(value, red.a.T @ marg, p)
+    bound = _submodular(red, chosen, p, b)
     bound_kind = "submodular"
     try:
         lp = _solve(
@@ -864,11 +872,9 @@ def capacitated_mclp(
         z, bound, method_used = sol.x[n_x:], lp.objective, "heuristic"
         status = "optimal" if bound - sol.objective <= 1e-9 * max(1.0, sol.objective) else "heuristic"
     chosen = _pad(pre, red.cols[cand_cols[x_open]], p, pre.candidates)
-    coo = sp.coo_array(red.a)
     pair_row, pair_col = _pairs(red)
     served_rows = np.bincount(pair_row, weights=z, minlength=red.n_rows) if len(z) else np.zeros(red.n_rows)
     objective = float(red.weight @ served_rows)
-    del coo
     # main site per merged row: the largest z, ties by smaller site id
     main = np.full(red.n_rows, -1, dtype=np.int64)
     if len(z):
@@ -878,13 +884,12 @@ def capacitated_mclp(
         first = np.ones(len(order), dtype=bool)
         first[1:] = pair_row[order][1:] != pair_row[order][:-1]
         main[pair_row[order][first]] = red.cols[pair_col[order][first]]
-    main_by_demand = np.where(pre_rows := red.row_of >= 0, main[np.maximum(red.row_of, 0)], -1)
-    del pre_rows
+    main_by_demand = _per_demand(red, main, -1)
     ids = pre.site_ids.to_numpy()
     values = ids[np.maximum(main_by_demand, 0)].astype(object)
     values[main_by_demand < 0] = np.nan
     assigned = pd.Series(values, index=pre.demand_ids, name="assigned").reindex(pre.input_demand_ids)
-    share = np.where(red.row_of >= 0, served_rows[np.maximum(red.row_of, 0)], 0.0)
+    share = _per_demand(red, served_rows, 0.0)
     load = (
         np.bincount(pair_col, weights=z * red.weight[pair_row], minlength=red.n_cols)
         if len(z)
@@ -926,6 +931,14 @@ def capacitated_mclp(
         details=details,
         assigned=assigned,
     )
+
+
+def _per_demand(red: Reduced, per_row: np.ndarray, fill):
+    """Spread a per-merged-row array back to every demand column (`fill` where the demand was dropped)."""
+    out = np.full(len(red.row_of), fill, dtype=np.asarray(per_row).dtype)
+    kept = red.row_of >= 0
+    out[kept] = per_row[red.row_of[kept]]
+    return out
 
 
 def _pairs(red: Reduced) -> tuple[np.ndarray, np.ndarray]:
