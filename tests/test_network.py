@@ -200,6 +200,45 @@ def test_small_osm_edges_are_ordered_and_oriented():
     assert net.adjacency[i3, i4] == pytest.approx(geodesic_m(3, 4), rel=1e-3)
 
 
+def write_small_as_pbf(path: Path) -> Path:
+    """net_small.osm written as an OSM PBF with pyrosm's writer (the same nodes, ways and tags)."""
+    import xml.etree.ElementTree as ET
+
+    pbf_export = pytest.importorskip("pyrosm.pbf_export")
+    root = ET.parse(SMALL).getroot()
+    nodes = root.findall("node")
+    records = {
+        "id": np.array([int(n.get("id")) for n in nodes]),
+        "lat": np.array([float(n.get("lat")) for n in nodes]),
+        "lon": np.array([float(n.get("lon")) for n in nodes]),
+        "tags": np.array([None] * len(nodes), dtype=object),
+    }
+    ways = [
+        {
+            "id": int(w.get("id")),
+            "refs": [int(r.get("ref")) for r in w.findall("nd")],
+            "tags": {t.get("k"): t.get("v") for t in w.findall("tag")},
+        }
+        for w in root.findall("way")
+    ]
+    bounds = (records["lon"].min(), records["lat"].min(), records["lon"].max(), records["lat"].max())
+    pbf_export.write_pbf_from_records(records, ways, [], str(path), bounds)
+    return path
+
+
+def test_pbf_and_xml_of_the_same_data_give_the_same_network(tmp_path):
+    """One walk rule for every format: pyrosm's and osmnx's readers end in the same network."""
+    pbf = read_network(write_small_as_pbf(tmp_path / "small.osm.pbf"))
+    xml = read_network(SMALL)
+    assert pbf.source == "osm-pbf"
+    assert pbf.node_id.tolist() == SMALL_NODES
+    for name in ("node_id", "edge_u", "edge_v"):
+        assert np.array_equal(getattr(pbf, name), getattr(xml, name))
+    assert np.allclose(pbf.x, xml.x) and np.allclose(pbf.y, xml.y)
+    assert np.allclose(pbf.length_m, xml.length_m)
+    assert (pbf.dropped_nodes, pbf.dropped_parts) == (xml.dropped_nodes, xml.dropped_parts) == (2, 1)
+
+
 def test_osm_bz2_and_xml_endings_give_the_same_network(tmp_path):
     packed = tmp_path / "small.osm.bz2"
     packed.write_bytes(bz2.compress(SMALL.read_bytes()))
