@@ -49,7 +49,7 @@ class CoverageCurve:
     Attributes
     ----------
     table
-        One row per ``p = 0..max_sites``: ``p``, ``site`` (the id added at that step; None at 0),
+        One row per ``p = 0..max_sites``: ``p``, ``site`` (the id added at that step; missing at 0),
         ``covered_weight`` (greedy, fixed sites included), ``share`` (of all weight), ``share_coverable``
         (of the coverable weight), ``bound`` (proven upper bound on the covered weight with p sites).
     needed

@@ -191,12 +191,36 @@ def two_tier(
         if len(a) != len(b) or len(a.difference(b)):
             problems.append(
                 "`times_new` and `times_upgrade` must hold the same demand points; "
-                f"{len(a.symmetric_difference(b)):,} ids differ "
+                f"{len(a.symmetric_difference(b)):,} demand id(s) differ "
                 f"(e.g. {first_ids(a.symmetric_difference(b)[:3])})"
             )
     raise_if(problems, "`two_tier` inputs")
     common = {"method": method, "time_limit_s": time_limit_s, "mip_gap": mip_gap}
     separable = budget is None and objective == "sum"
+    inst_n = prepare(
+        times_new,
+        weights,
+        threshold_min=threshold_new_min,
+        fixed=fixed_new,
+        candidates=candidates_new,
+        p=new,
+        p_name="new",
+        p_required=False,
+        what="two_tier (new)",
+        **common,
+    )
+    inst_u = prepare(
+        times_upgrade,
+        weights,
+        threshold_min=threshold_upgrade_min,
+        fixed=fixed_upgrade,
+        candidates=candidates_upgrade,
+        p=upgrade,
+        p_name="upgrade",
+        p_required=False,
+        what="two_tier (upgrade)",
+        **common,
+    )
     if separable:
         log.info("two_tier: fixed counts and an additive objective: solving the two tiers separately (exact)")
         res_new = mclp(
@@ -237,34 +261,10 @@ def two_tier(
             time.perf_counter() - start_s,
             {"separable": True, "objective_kind": objective, "tier_weights": tuple(alpha), "budget": None},
         )
-    if method == "heuristic":
+    if method == "heuristic":  # the joint model below
         raise InputError(
             "`method='heuristic'` is not available for a joint two-tier model; use 'exact' or 'auto'"
         )
-    inst_n = prepare(
-        times_new,
-        weights,
-        threshold_min=threshold_new_min,
-        fixed=fixed_new,
-        candidates=candidates_new,
-        p=new,
-        p_name="new",
-        p_required=False,
-        what="two_tier (new)",
-        **common,
-    )
-    inst_u = prepare(
-        times_upgrade,
-        weights,
-        threshold_min=threshold_upgrade_min,
-        fixed=fixed_upgrade,
-        candidates=candidates_upgrade,
-        p=upgrade,
-        p_name="upgrade",
-        p_required=False,
-        what="two_tier (upgrade)",
-        **common,
-    )
     cost_n, pn = _cost_vector(inst_n, cost_new, "cost_new")
     cost_u, pu = _cost_vector(inst_u, cost_upgrade, "cost_upgrade")
     raise_if(pn + pu, "`two_tier` costs")
