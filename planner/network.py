@@ -721,14 +721,14 @@ def _assemble(  # noqa: PLR0917
 
     if crs is None:
         if src_crs.is_geographic:
-            used = np.unique(np.concatenate([iu, iv]))
+            used = _used_positions(len(x), iu, iv)
             crs = _utm_crs(float(np.mean(x[used])), float(np.mean(y[used])))
         else:
             crs = _metric_crs(src_crs, name="the graph's CRS")
     px, py = x, y
     if not crs.equals(src_crs):
         transformer = pyproj.Transformer.from_crs(src_crs, crs, always_xy=True)
-        used = np.unique(np.concatenate([iu, iv]))
+        used = _used_positions(len(x), iu, iv)
         px, py = np.full(len(x), np.nan), np.full(len(y), np.nan)
         px[used], py[used] = transformer.transform(x[used], y[used])
         if geoms is not None:
@@ -758,7 +758,7 @@ def _assemble(  # noqa: PLR0917
     if len(iu) == 0:
         raise _no_walkable(description, int(known.sum()))
 
-    used = np.unique(np.concatenate([iu, iv]))
+    used = _used_positions(len(x), iu, iv)
     pos = used[np.argsort(node_id[used], kind="stable")]  # nodes by ascending id
     remap = np.empty(len(x), dtype=np.int64)
     remap[pos] = np.arange(len(pos))
@@ -782,6 +782,14 @@ def _assemble(  # noqa: PLR0917
         meta=dict(meta),
     )
     return largest_part(net)
+
+
+def _used_positions(n: int, iu: np.ndarray, iv: np.ndarray) -> np.ndarray:
+    """Sorted positions that some edge touches (a mask: much faster than np.unique at city scale)."""
+    mask = np.zeros(n, dtype=bool)
+    mask[iu] = True
+    mask[iv] = True
+    return np.flatnonzero(mask)
 
 
 def largest_part(net: StreetNetwork) -> StreetNetwork:
