@@ -52,7 +52,6 @@ def service_areas(
         ``attrs["stand_in"]`` is True when the network or the sites are stand-ins.
     """
     import geopandas as gpd
-    import shapely
 
     try:
         threshold_s = float(threshold_s)
@@ -71,10 +70,7 @@ def service_areas(
     pieces = _substrings(net, edge, lo, hi)
     n = len(pts)
     street_m = np.bincount(site, weights=hi - lo, minlength=n)
-    lines = np.array([shapely.MultiLineString()] * n, dtype=object)
-    if len(pieces):
-        shapely.multilinestrings(pieces, indices=site, out=lines)
-    geometry = shapely.buffer(lines, buffer_m)
+    geometry = _buffered_union(pieces, site, n, buffer_m)
     out = gpd.GeoDataFrame(
         {"threshold_min": np.full(n, threshold_s / 60.0), "street_m": street_m},
         geometry=geometry,
@@ -89,6 +85,32 @@ def service_areas(
         speed,
         float(np.median(street_m)) if n else 0.0,
     )
+    return out
+
+
+def _buffered_union(pieces: np.ndarray, site: np.ndarray, n: int, buffer_m: float) -> np.ndarray:
+    """Per site, the union of its pieces each buffered by ``buffer_m`` (empty polygon for a site without).
+
+    Buffering the pieces one by one and uniting them is several times faster than buffering a site's whole
+    MultiLineString (GEOS then nodes every overlap); shapely releases the GIL, so sites run on threads.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import shapely
+
+    out = np.array([shapely.Polygon()] * n, dtype=object)
+    if not len(pieces):
+        return out
+    buffered = shapely.buffer(pieces, buffer_m)
+    has = np.unique(site)  # site is sorted
+    bounds = np.searchsorted(site, np.append(has, has[-1] + 1))
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        unions = list(
+            pool.map(lambda k: shapely.union_all(buffered[bounds[k] : bounds[k + 1]]), range(len(has)))
+        )
+    out[has] = unions
     return out
 
 
