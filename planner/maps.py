@@ -588,6 +588,7 @@ def _add_demand(m, wgs, demand, tiers: list[_Tier]) -> None:
             }
         )
     store = _add(m, _JsData(data), "demand_data")
+    _add(m, _PointsClass(), "points_class")
     for k, tier in enumerate(tiers):
         name = html.escape(f"Older residents: walk to nearest {tier.name}")
         _add(m, _DemandLayer(store, tier_index=k, name=name, show=k == 0), f"demand_{k}")
@@ -851,34 +852,42 @@ class _StoreLayer(Layer):
         MacroElement.render(self, **kwargs)
 
 
-class _DemandLayer(_StoreLayer):
-    """Demand points as canvas circle markers coloured by the walk minutes of one tier."""
+class _PointsClass(MacroElement):
+    """Defines ``L.PlannerPoints``: many circles drawn as ONE path of the map's canvas renderer.
+
+    50,000 ``L.circleMarker`` objects cost about a second and a half to add to a map; this path keeps the
+    points in typed arrays, draws one canvas path per colour class, and answers the renderer's hit test
+    (``_containsPoint``) by remembering which point is under the mouse (``_hit``), so one tooltip and one
+    popup serve every point. It uses the documented extension points of ``L.Path`` in Leaflet 1.9
+    (``_project``, ``_update``, ``_updatePath``, ``_containsPoint``) as Leaflet's own ``L.CircleMarker`` does,
+    and needs the canvas renderer (``prefer_canvas``).
+    """
 
     _template = Template(
         """{% macro script(this, kwargs) %}
-var {{ this.get_name() }} = L.featureGroup();
-(function (group, d, t, show) {
-  function fill() {
-    // class per point (0.. minute classes, last: not reachable); gaps are drawn last, on top
-    var m = d.tiers[t].m, n = d.lat.length, cls = new Array(n), idx = new Array(n);
+L.PlannerPoints = L.Path.extend({
+  options: {weight: 1, fillOpacity: 0.7, opacity: 0.9, bubblingMouseEvents: false},
+  initialize: function (d, t, options) {
+    L.setOptions(this, options);
+    var m = d.tiers[t].m, n = d.lat.length, nb = d.breaks.length;
+    var cls = new Array(n), seq = new Array(n), r = new Float64Array(n);
     for (var i = 0; i < n; i++) {
-      var k = d.breaks.length + 1;
-      if (m[i] !== null) { k = 0; while (k < d.breaks.length && m[i] > d.breaks[k]) { k++; } }
-      cls[i] = k; idx[i] = i;
+      // class 0.. for the minute classes, nb for "more than", nb + 1 for not reachable
+      var k = nb + 1;
+      if (m[i] !== null) { k = 0; while (k < nb && m[i] > d.breaks[k]) { k++; } }
+      cls[i] = k; seq[i] = i;
+      r[i] = 2.5 + 5.5 * Math.sqrt(Math.min(d.w[i] / d.wref, 1));
     }
-    idx.sort(function (a, b) { return cls[a] - cls[b] || d.w[b] - d.w[a] || a - b; });
-    for (var j = 0; j < n; j++) {
-      var p = idx[j], c = cls[p] > d.breaks.length ? d.none : d.colours[cls[p]];
-      group.addLayer(L.circleMarker([d.lat[p], d.lon[p]], {
-        radius: 2.5 + 5.5 * Math.sqrt(Math.min(d.w[p] / d.wref, 1)), color: c, weight: 1, opacity: 0.9,
-        fillColor: c, fillOpacity: 0.7, pi: p}));
-    }
-  }
-  // a layer hidden at first gets its markers when it is first shown, so it costs nothing until then
-  if (show) { fill(); } else { group.once('add', fill); }
-  function text(layer) {
-    var i = layer.options.pi;
-    if (i === undefined) { return ''; }
+    // worse classes are drawn last (on top); in a class, big circles first; ties by position in the table
+    seq.sort(function (a, b) { return cls[a] - cls[b] || d.w[b] - d.w[a] || a - b; });
+    this._d = d; this._cls = cls; this._seq = seq; this._r = r; this._hit = -1;
+    this._colours = d.colours.concat([d.none]);
+    this._x = new Float64Array(n); this._y = new Float64Array(n);
+  },
+  pointCount: function () { return this._seq.length; },
+  pointColour: function (i) { return this._colours[this._cls[i]]; },
+  describe: function (i) {
+    var d = this._d;
     var s = '<b>' + d.idName + ' ' + d.id[i] + '</b><br>older residents: ' + d.w[i];
     for (var u = 0; u < d.tiers.length; u++) {
       var x = d.tiers[u].m[i];
@@ -886,10 +895,79 @@ var {{ this.get_name() }} = L.featureGroup();
         + (d.tiers[u].c[i] ? ' (covered)' : ' (not covered)');
     }
     return s;
+  },
+  _project: function () {
+    var d = this._d, n = this._seq.length, pad = 9 + this.options.weight;
+    var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (var i = 0; i < n; i++) {
+      var p = this._map.latLngToLayerPoint([d.lat[i], d.lon[i]]);
+      this._x[i] = p.x; this._y[i] = p.y;
+      if (p.x < x0) { x0 = p.x; } if (p.x > x1) { x1 = p.x; }
+      if (p.y < y0) { y0 = p.y; } if (p.y > y1) { y1 = p.y; }
+    }
+    this._pxBounds = n ? L.bounds([x0 - pad, y0 - pad], [x1 + pad, y1 + pad]) : undefined;
+  },
+  _update: function () { if (this._map) { this._updatePath(); } },
+  _empty: function () { return !this._seq.length; },
+  _updatePath: function () {
+    var rd = this._renderer;
+    if (!rd._drawing) { return; }
+    var ctx = rd._ctx, b = rd._redrawBounds || rd._bounds, x = this._x, y = this._y, r = this._r;
+    var seq = this._seq, cls = this._cls, n = seq.length, j = 0;
+    ctx.lineWidth = this.options.weight;
+    while (j < n) {
+      var k = cls[seq[j]];
+      ctx.beginPath();
+      for (; j < n && cls[seq[j]] === k; j++) {
+        var i = seq[j], ri = r[i];
+        if (b && (x[i] + ri < b.min.x || x[i] - ri > b.max.x || y[i] + ri < b.min.y || y[i] - ri > b.max.y)) {
+          continue;
+        }
+        ctx.moveTo(x[i] + ri, y[i]);
+        ctx.arc(x[i], y[i], ri, 0, Math.PI * 2, false);
+      }
+      ctx.globalAlpha = this.options.fillOpacity; ctx.fillStyle = this._colours[k]; ctx.fill();
+      ctx.globalAlpha = this.options.opacity; ctx.strokeStyle = this._colours[k]; ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
+  },
+  _containsPoint: function (p) {
+    var x = this._x, y = this._y, r = this._r, seq = this._seq, tol = this._clickTolerance();
+    for (var j = seq.length - 1; j >= 0; j--) {  // topmost first
+      var i = seq[j], dx = p.x - x[i], dy = p.y - y[i], rr = r[i] + tol;
+      if (dx * dx + dy * dy <= rr * rr) { this._hit = i; return true; }
+    }
+    this._hit = -1;
+    return false;
   }
-  group.bindTooltip(text, {sticky: true});
-  group.bindPopup(text);
-})({{ this.get_name() }}, {{ this.store.get_name() }}, {{ this.tier_index }}, {{ this.show|tojson }});
+});
+{% endmacro %}"""
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "planner_points_class"
+
+
+class _DemandLayer(_StoreLayer):
+    """Demand points of one tier, coloured by walk minutes, as one `L.PlannerPoints` canvas path."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = new L.PlannerPoints({{ this.store.get_name() }}, {{ this.tier_index }});
+(function (layer) {
+  function text(l) { return l._hit < 0 ? '' : l.describe(l._hit); }
+  // moving from one point to the next stays inside this one layer: refresh the tooltip's text
+  layer.on('mousemove', function () {
+    if (layer._hit !== layer._shown) {
+      layer._shown = layer._hit;
+      if (layer.isTooltipOpen()) { layer.getTooltip().update(); }
+    }
+  });
+  layer.on('mouseout', function () { layer._shown = -1; });
+  layer.bindTooltip(text, {sticky: true});
+  layer.bindPopup(text);
+})({{ this.get_name() }});
 {% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
 {% endmacro %}"""
     )

@@ -503,33 +503,61 @@ def test_page_renders_offline_in_headless_chromium(plan, inputs, tmp_path):
             driver.execute_script("return document.querySelectorAll('.leaflet-marker-icon').length") == shown
         )
 
-        (centre_layer, _) = _children(m, _DemandLayer)
-        colours = driver.execute_script(
-            f"return {centre_layer.get_name()}.getLayers()"
-            ".map(function (l) { return l.options.fillColor; })"
+        demand = inputs["demand"]
+        for layer, tier in zip(_children(m, _DemandLayer), ("centre", "station"), strict=True):
+            name = layer.get_name()
+            driver.execute_script(f"map_plan.addLayer({name})")  # the station layer is hidden at first
+            colours = driver.execute_script(
+                f"var l = {name}, out = [];"
+                "for (var i = 0; i < l.pointCount(); i++) { out.push(l.pointColour(i)); } return out;"
+            )
+            minutes = demand[f"walk_min_{tier}"].round(1).to_numpy()
+            classes = np.searchsorted(MINUTE_BREAKS, np.nan_to_num(minutes), side="left")
+            expected = np.where(np.isnan(minutes), UNREACHED_COLOUR, np.array(MINUTE_COLOURS)[classes])
+            assert colours == expected.tolist()  # per point, the page classes minutes as the legend says
+        station = _children(m, _DemandLayer)[1].get_name()
+        driver.execute_script(f"map_plan.removeLayer({station})")
+
+        # hover a demand point that nothing covers: the tooltip names it; a click opens its popup
+        centre = _children(m, _DemandLayer)[0].get_name()
+        pick = driver.execute_script(
+            f"""var l = {centre}, seq = l._seq, tol = l._clickTolerance(), found = [];
+            for (var j = seq.length - 1; j >= 0 && found.length < 2; j--) {{
+              var i = seq[j], c = map_plan.latLngToContainerPoint([l._d.lat[i], l._d.lon[i]]);
+              var el = document.elementFromPoint(c.x, c.y);
+              if (!el || el.tagName !== 'CANVAS') {{ continue; }}
+              var free = true;
+              for (var k = j + 1; k < seq.length; k++) {{
+                var q = seq[k], dx = l._x[q] - l._x[i], dy = l._y[q] - l._y[i], rr = l._r[q] + tol;
+                if (dx * dx + dy * dy <= rr * rr) {{ free = false; break; }}
+              }}
+              if (free) {{ found.push([i, Math.round(c.x), Math.round(c.y)]); }}
+            }}
+            return found;"""
         )
-        minutes = inputs["demand"]["walk_min_centre"].round(1).to_numpy()
-        expected = np.where(
-            np.isnan(minutes),
-            UNREACHED_COLOUR,
-            np.array(MINUTE_COLOURS)[np.searchsorted(MINUTE_BREAKS, np.nan_to_num(minutes), side="left")],
+        assert len(pick) == 2
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+        for i, x, y in pick:
+            actions = ActionBuilder(driver)
+            actions.pointer_action.move_to_location(x, y)
+            actions.perform()
+            row = demand.iloc[i]
+            head = f"demand_id {demand.index[i]}\nolder residents: {row['weight']}"
+            WebDriverWait(driver, 5).until(
+                lambda d, head=head: head in d.find_element("css selector", ".leaflet-tooltip").text
+            )
+            tip = driver.find_element("css selector", ".leaflet-tooltip").text
+            walk = row["walk_min_centre"]
+            shown = "not reachable" if np.isnan(walk) else f"{walk:.1f} min"
+            covered = "covered" if row["covered_centre"] else "not covered"
+            assert f"walk to nearest centre: {shown} ({covered})" in tip
+        ActionChains(driver).click().perform()
+        popup = WebDriverWait(driver, 5).until(
+            lambda d: d.find_element("css selector", ".leaflet-popup-content").text
         )
-        assert sorted(colours) == sorted(expected.tolist())  # the page classes minutes as the legend says
-        (_, station_layer) = _children(m, _DemandLayer)
-        count = f"return {station_layer.get_name()}.getLayers().length"
-        assert driver.execute_script(count) == 0  # hidden at first: no markers made yet
-        driver.execute_script(f"map_plan.addLayer({station_layer.get_name()})")
-        assert driver.execute_script(count) == len(inputs["demand"])
-        driver.execute_script(f"map_plan.removeLayer({station_layer.get_name()})")
-        tip = driver.execute_script(
-            f"var g = {centre_layer.get_name()}, first = g.getLayers()[0];"
-            "return g.getTooltip()._content(first) + ' | ' + first.options.pi;"
-        )
-        text, pi = tip.rsplit(" | ", 1)
-        row = inputs["demand"].iloc[int(pi)]
-        minutes = "not reachable" if np.isnan(row["walk_min_centre"]) else f"{row['walk_min_centre']:.1f} min"
-        assert text.startswith(f"<b>demand_id {pi}</b><br>older residents: {row['weight']}")
-        assert f"walk to nearest centre: {minutes} (" in text
+        assert popup.startswith(f"demand_id {demand.index[pick[-1][0]]}")
 
         banner = driver.find_element("id", "planner-banner")
         assert banner.is_displayed()
