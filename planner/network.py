@@ -506,7 +506,7 @@ def from_networkx(G, *, source: str | None = None, crs=None) -> StreetNetwork:  
         order. When edges carry ``highway`` tags, the walk filter `walkable` applies (edges without
         ``highway`` are dropped). Filter before simplifying: an edge of a simplified graph merges the tags of
         several ways, so the filter can only judge the merge (every ``highway`` value must be walkable; any
-        ``foot`` value that allows, allows).
+        ``foot`` value that allows, allows). Nodes without edges are left out (not counted as dropped).
     source
         ``network.source`` of the result, one of `SOURCES`. None: "graph".
     crs

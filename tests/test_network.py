@@ -13,6 +13,8 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components
 
 from planner import network as nw
@@ -510,6 +512,38 @@ def test_from_networkx_projected_and_plain_graphs():
     # string keys are numbered in graph order
     S = nx.relabel_nodes(H, {10: "a", 11: "b", 12: "c"})
     assert from_networkx(S).node_id.tolist() == [0, 1, 2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(2, 9),
+    pairs=st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8), st.booleans()), min_size=1, max_size=25),
+)
+def test_directed_and_undirected_views_of_a_graph_agree_with_networkx(n, pairs):
+    """Random multigraphs: the directed view (two directions, or one for one-way edges) gives the segments of
+    the undirected one, and the kept part is networkx's largest connected component."""
+    undirected = nx.MultiGraph(crs="EPSG:32651")
+    directed = nx.MultiDiGraph(crs="EPSG:32651")
+    for k in range(n):
+        for G in (undirected, directed):
+            G.add_node(k, x=500_000.0 + 37.0 * k, y=4_600_000.0 + 11.0 * (k * k % 7))
+    for i, (p, q, oneway) in enumerate(pairs):
+        a, b = p % n, q % n
+        undirected.add_edge(a, b, osmid=i)
+        directed.add_edge(a, b, osmid=i, reversed=False)
+        if not oneway:
+            directed.add_edge(b, a, osmid=i, reversed=True)
+    real = [(a, b) for a, b in undirected.edges() if a != b]  # zero-length self-loops are dropped
+    assume(real)
+    one = from_networkx(undirected)
+    two = from_networkx(directed)
+    assert segments(one) == segments(two)
+    simple = nx.Graph(real)
+    parts = sorted(nx.connected_components(simple), key=lambda c: (-len(c), min(c)))
+    assert one.node_id.tolist() == sorted(parts[0])
+    assert one.n_edges == sum(1 for a, b in real if a in parts[0])
+    assert one.dropped_parts == len(parts) - 1  # nodes without edges are not street nodes: not counted
+    assert one.dropped_nodes == sum(len(c) for c in parts[1:])
 
 
 def test_from_networkx_rejections():
