@@ -48,6 +48,7 @@ radius proven infeasible.
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 import warnings
 from dataclasses import dataclass
@@ -57,166 +58,58 @@ import pandas as pd
 import scipy.sparse as sp
 
 from planner._errors import InfeasibleError, InputError, PlannerWarning, SolverError
-from planner._validate import first_ids, raise_if, weight_problems
 from planner.costs import TravelTimes
+from planner.locate._common import Instance, build_result, prepare, resolve_solver
 from planner.locate._highs import relative_gap, solve_mip
 from planner.locate._result import SitingResult
 
 log = logging.getLogger(__name__)
 
-#: Default wall-time budget of one solve (seconds).
-DEFAULT_TIME_LIMIT_S = 60.0
-#: Default relative gap of the exact MIP (HiGHS stops when proven this close).
-DEFAULT_EXACT_GAP = 1e-6
-#: Default certified relative gap at which the heuristic stops (1 %).
+#: Default certified relative gap at which the heuristic stops (1 %); the exact method uses
+#: `DEFAULT_MIP_GAP` and the time limit `DEFAULT_TIME_LIMIT_S`, shared by every model.
 DEFAULT_HEURISTIC_GAP = 0.01
-#: ``method="auto"`` solves the exact MIP when the model has at most this many site-demand pairs.
+#: ``method="auto"`` solves exactly when the reduced model has at most this many site-demand pairs (HiGHS
+#: closes such p-median MIPs in seconds; at 70,000 pairs it did not find a useful bound in a minute).
 AUTO_EXACT_MAX_PAIRS = 20_000
 
-_METHODS = ("auto", "exact", "heuristic")
-
 
 # ----------------------------------------------------------------------------------------------------
-# inputs
+# inputs and outputs
 # ----------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
-class _Inputs:
-    """Validated inputs, as positions into ``times`` (candidates sorted by id)."""
+def _prepare(times, weights, p, *, options: dict, far_s=None, what: str) -> Instance:
+    """Validate everything at once (shared checks, p >= 1, far_s); return the canonical instance.
 
-    weight: np.ndarray  # per demand column of times
-    cand_rows: np.ndarray  # rows of times.matrix, sorted by site id
-    fixed_rows: np.ndarray
-    cand_ids: pd.Index
-    fixed_ids: tuple
-
-
-def _check_inputs(times, weights, p, fixed, candidates) -> _Inputs:
-    """Collect every problem of the common inputs, raise one `InputError`, else return positions."""
-    if not isinstance(times, TravelTimes):
-        raise InputError(
-            f"`times` must be a planner.costs.TravelTimes, got {type(times).__name__}; build it with "
-            "planner.costs.travel_times(...) or TravelTimes.from_table(...)"
-        )
-    problems: list[str] = []
-    weight = None
-    if not isinstance(weights, pd.Series):
-        problems.append(
-            f"`weights` must be a pandas Series indexed by demand_id, got {type(weights).__name__}"
-        )
-    else:
-        w_problems = weight_problems(weights, "weights")
-        problems += w_problems
-        if weights.index.has_duplicates:
-            problems.append(
-                f"`weights` has duplicate ids: {first_ids(weights.index[weights.index.duplicated()])}"
-            )
-        else:
-            extra = weights.index.difference(times.demand_ids)
-            missing = times.demand_ids.difference(weights.index)
-            if len(extra) or len(missing):
-                problems.append(
-                    f"`weights` must have one value per demand point of `times` ({len(times.demand_ids):,}); "
-                    f"got {len(weights):,}: {len(missing):,} demand ids missing"
-                    + (f" ({first_ids(missing)})" if len(missing) else "")
-                    + f", {len(extra):,} unknown"
-                    + (f" ({first_ids(extra)})" if len(extra) else "")
-                    + "; align with `weights.reindex(times.demand_ids, fill_value=0)`"
-                )
-            elif not w_problems:
-                weight = weights.reindex(times.demand_ids).to_numpy(dtype=float)
-    site_ids = times.site_ids
-    fixed_idx = pd.Index([] if fixed is None else list(fixed))
-    unknown = fixed_idx.difference(site_ids)
-    if len(unknown):
-        problems.append(
-            f"`fixed` names {len(unknown):,} ids that are not sites of `times`: {first_ids(unknown)}"
-        )
-    if candidates is None:
-        cand_idx = site_ids.difference(fixed_idx)
-    else:
-        cand_idx = pd.Index(list(candidates))
-        unknown = cand_idx.difference(site_ids)
-        if len(unknown):
-            problems.append(
-                f"`candidates` names {len(unknown):,} ids that are not sites of `times`: {first_ids(unknown)}"
-            )
-        overlap = cand_idx.intersection(fixed_idx)
-        if len(overlap):
-            log.info(
-                "%d candidate sites are also fixed (always open); they are not counted in p", len(overlap)
-            )
-        cand_idx = cand_idx.unique().difference(fixed_idx)
-    n_cand = len(cand_idx)
-    if isinstance(p, bool) or not isinstance(p, int | np.integer):
-        problems.append(f"`p` must be a whole number of new sites, got {p!r}")
-    elif p < 1:
-        problems.append(f"`p` must be at least 1, got {p}")
-    elif p > n_cand:
-        problems.append(
-            f"`p` = {p} exceeds the {n_cand:,} candidate sites (fixed sites are not candidates); "
-            "lower p or add candidates"
-        )
-    raise_if(problems, "p-median / p-center inputs")
-    cand_idx = cand_idx.sort_values()
-    fixed_idx = fixed_idx.unique().sort_values()
-    return _Inputs(
-        weight=weight,
-        cand_rows=site_ids.get_indexer(cand_idx),
-        fixed_rows=site_ids.get_indexer(fixed_idx),
-        cand_ids=cand_idx,
-        fixed_ids=tuple(fixed_idx),
-    )
-
-
-def _check_options(method, time_limit_s, mip_gap=0.0, far_s=1.0) -> list[str]:
-    """Problems of the solver options."""
-    problems = []
-    if method not in _METHODS:
-        problems.append(f"`method` must be one of {_METHODS}, got {method!r}")
-    if time_limit_s is not None and not (np.isfinite(time_limit_s) and time_limit_s > 0):
-        problems.append(f"`time_limit_s` must be a positive number of seconds, got {time_limit_s!r}")
-    if mip_gap is not None and not (np.isfinite(mip_gap) and 0 <= mip_gap < 1):
-        problems.append(f"`mip_gap` must be a relative gap in [0, 1), e.g. 0.01 for 1 %, got {mip_gap!r}")
-    if far_s is not None and not (np.isfinite(far_s) and far_s > 0):
-        problems.append(f"`far_s` must be a positive number of seconds, got {far_s!r}")
-    return problems
-
-
-def _nearest_open(times: TravelTimes, open_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per demand column: nearest open site row (-1: none), its walk seconds (inf: none), open sites count.
-
-    Ties in walk time go to the smaller site id.
+    `options` holds fixed, candidates, method, time_limit_s and mip_gap as the caller got them.
     """
-    sub = times.matrix[open_rows].tocoo()
-    rows = np.asarray(open_rows)[sub.row]
-    id_rank = np.argsort(np.argsort(times.site_ids.to_numpy(), kind="stable"), kind="stable")
-    n = times.matrix.shape[1]
-    order = np.lexsort((id_rank[rows], sub.data, sub.col))
-    col = sub.col[order]
-    first = np.ones(len(col), dtype=bool)
-    first[1:] = col[1:] != col[:-1]
-    best_row = np.full(n, -1, dtype=np.int64)
-    best_s = np.full(n, np.inf)
-    best_row[col[first]] = rows[order][first]
-    best_s[col[first]] = sub.data[order][first]
-    count = np.bincount(sub.col, minlength=n)
-    return best_row, best_s, count
-
-
-def _assignment(times: TravelTimes, open_rows: np.ndarray) -> tuple[pd.Series, pd.Series, np.ndarray]:
-    """``covered`` and ``assigned`` Series of a plan, and the walk seconds to the nearest open site."""
-    best_row, best_s, count = _nearest_open(times, open_rows)
-    ids = times.site_ids.to_numpy()
-    assigned = pd.Series(
-        np.where(best_row >= 0, ids[np.maximum(best_row, 0)], np.nan).astype(object),
-        index=times.demand_ids,
-        name="site_id",
+    extra = []
+    if isinstance(p, numbers.Integral) and not isinstance(p, bool) and p == 0:
+        extra.append(f"`p` must be at least 1 for {what}, got 0")
+    if far_s is not None and (
+        isinstance(far_s, bool)
+        or not isinstance(far_s, numbers.Real)
+        or not (np.isfinite(far_s) and far_s > 0)
+    ):
+        extra.append(f"`far_s` must be a positive number of seconds, got {far_s!r}")
+    limit_min = times.limit_s / 60.0 if isinstance(times, TravelTimes) else 1.0
+    return prepare(
+        times,
+        weights,
+        threshold_min=limit_min,
+        p=p,
+        extra_problems=extra,
+        **options,
+        what=what,
     )
-    assigned[best_row < 0] = np.nan
-    covered = pd.Series(count, index=times.demand_ids, name="covered")
-    return covered, assigned, best_s
+
+
+def _nearest_walk_s(inst: Instance, open_rows: np.ndarray) -> np.ndarray:
+    """Per demand column (canonical order): walk seconds to the nearest open site, inf if none."""
+    best = np.full(inst.n_demand, np.inf)
+    coo = inst.walk[np.asarray(open_rows, dtype=np.int64)].tocoo()
+    np.minimum.at(best, coo.col, coo.data)
+    return best
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -245,19 +138,19 @@ class _MedianModel:
         return len(self.far)
 
 
-def _median_model(times: TravelTimes, inp: _Inputs, p: int, far_s: float) -> tuple[_MedianModel, np.ndarray]:
-    """Reduce to the model; also return per demand column its far seconds f_i (fixed sites folded in)."""
-    n_sites, n_dem = times.matrix.shape
-    coo = times.matrix.tocoo()
+def _median_model(inst: Instance, p: int, far_s: float) -> _MedianModel:
+    """Reduce to the model: fixed sites fold into each demand point's far cost."""
+    n_sites, n_dem = inst.walk.shape
+    coo = inst.walk.tocoo()
     f_s = np.full(n_dem, float(far_s))
     is_fixed = np.zeros(n_sites, dtype=bool)
-    is_fixed[inp.fixed_rows] = True
+    is_fixed[inst.fixed] = True
     on_fixed = is_fixed[coo.row]
     np.minimum.at(f_s, coo.col[on_fixed], coo.data[on_fixed])
     cand_of_row = np.full(n_sites, -1, dtype=np.int64)
-    cand_of_row[inp.cand_rows] = np.arange(len(inp.cand_rows))
+    cand_of_row[inst.candidates] = np.arange(len(inst.candidates))
     site = cand_of_row[coo.row]
-    w = inp.weight
+    w = inst.weight
     keep = (site >= 0) & (w[coo.col] > 0) & (coo.data < f_s[coo.col])
     col, site, t = coo.col[keep], site[keep], coo.data[keep]
     used = np.zeros(n_dem, dtype=bool)
@@ -267,16 +160,15 @@ def _median_model(times: TravelTimes, inp: _Inputs, p: int, far_s: float) -> tup
     dem = compact[col]
     cost = w[col] * t
     order = np.lexsort((site, cost, dem))
-    model = _MedianModel(
+    return _MedianModel(
         dem=dem[order].astype(np.int64),
         site=site[order].astype(np.int64),
         cost=cost[order],
         far=w[used] * f_s[used],
-        n_cand=len(inp.cand_rows),
+        n_cand=len(inst.candidates),
         p=int(p),
         constant=constant,
     )
-    return model, f_s
 
 
 def _evaluate(m: _MedianModel, is_open: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -431,12 +323,19 @@ def _lagrangian_fixing(m: _MedianModel, lam: np.ndarray, upper: float) -> tuple[
 
 
 def _median_mip(
-    m: _MedianModel, closed: np.ndarray, opened: np.ndarray, time_limit_s: float, mip_gap: float
+    m: _MedianModel,
+    closed: np.ndarray,
+    opened: np.ndarray,
+    plan: np.ndarray,
+    *,
+    time_limit_s: float,
+    mip_gap: float,
 ) -> tuple[np.ndarray, float]:
     """The sparse MIP through HiGHS over the candidates not proven closed; returns the plan and its bound.
 
     Columns y (candidates), z (one per stored pair), u (far, one per demand point); rows: assignment
-    ``sum_j z_ij + u_i = 1``, linking ``z_ij - y_j <= 0``, cardinality ``sum_j y_j = p``.
+    ``sum_j z_ij + u_i = 1``, linking ``z_ij - y_j <= 0``, cardinality ``sum_j y_j = p``. `plan` (open
+    candidates) is handed to HiGHS as the first incumbent when it respects the fixings.
     """
     keep_site = np.flatnonzero(~closed)
     new_of = np.full(m.n_cand, -1, dtype=np.int64)
@@ -456,6 +355,10 @@ def _median_mip(
     col_lo[:n] = opened[keep_site]
     integral = np.zeros(n + k + d, dtype=bool)
     integral[:n] = True
+    start = None
+    if not (plan & closed).any() and not (opened & ~plan).any():
+        phi1 = _evaluate(m, plan)[2]
+        start = np.concatenate([plan[keep_site], (phi1[pair_dem] == m.site[on]), phi1 < 0]).astype(float)
     sol = solve_mip(
         cost,
         a,
@@ -467,6 +370,7 @@ def _median_mip(
         time_limit_s=time_limit_s,
         mip_rel_gap=mip_gap,
         what="p-median",
+        start=start,
     )
     is_open = np.zeros(m.n_cand, dtype=bool)
     is_open[keep_site[sol.x[:n] > 0.5]] = True
@@ -509,8 +413,9 @@ def _solve_median(
             m.n_cand,
         )
         try:
+            remaining = max(deadline - time.perf_counter(), 1.0)
             plan, mip_bound = _median_mip(
-                m, closed, opened, max(deadline - time.perf_counter(), 1.0), gap_target
+                m, closed, opened, is_open, time_limit_s=remaining, mip_gap=gap_target
             )
         except InfeasibleError:  # no plan beats the heuristic one: it is optimal
             mip_bound = objective
@@ -576,43 +481,47 @@ def p_median(
         ``details`` with ``mean_walk_min`` (per older resident), ``far_s``, ``weight_far`` and model sizes.
     """
     start = time.perf_counter()
-    inp = _check_inputs(times, weights, p, fixed, candidates)
     method = "auto" if method is None else method
-    raise_if(_check_options(method, time_limit_s, mip_gap, far_s), "p_median options")
+    options = {
+        "fixed": fixed,
+        "candidates": candidates,
+        "method": method,
+        "time_limit_s": time_limit_s,
+        "mip_gap": mip_gap,
+    }
+    inst = _prepare(times, weights, p, options=options, far_s=far_s, what="p_median")
     far_s = float(times.limit_s if far_s is None else far_s)
-    time_limit_s = DEFAULT_TIME_LIMIT_S if time_limit_s is None else float(time_limit_s)
+    time_limit_s, exact_gap = resolve_solver(time_limit_s, mip_gap)
     deadline = start + time_limit_s
-    m, _ = _median_model(times, inp, p, far_s)
+    m = _median_model(inst, p, far_s)
     if method == "auto":
         method = "exact" if len(m.cost) <= AUTO_EXACT_MAX_PAIRS else "heuristic"
     log.info(
         "p-median model: %d candidates, %d fixed, %d of %d demand points with a useful pair, %d pairs, "
         "p=%d, %s",
         m.n_cand,
-        len(inp.fixed_rows),
+        len(inst.fixed),
         m.n_dem,
-        len(times.demand_ids),
+        inst.n_demand,
         len(m.cost),
         p,
         method,
     )
-    default_gap = DEFAULT_EXACT_GAP if method == "exact" else DEFAULT_HEURISTIC_GAP
-    gap_target = default_gap if mip_gap is None else float(mip_gap)
+    gap_target = exact_gap if method == "exact" or mip_gap is not None else DEFAULT_HEURISTIC_GAP
     is_open, objective, bound, status, stats = _solve_median(m, method, gap_target, deadline)
     gap = relative_gap(objective, bound)
     if gap > gap_target:
         warnings.warn(
             f"p_median: certified gap {100 * gap:.3g} % exceeds the requested mip_gap "
-            f"{100 * gap_target:.3g} % "
-            f"after {time.perf_counter() - start:.3g} s; raise time_limit_s, or use method='exact'",
+            f"{100 * gap_target:.3g} % after {time.perf_counter() - start:.3g} s; raise time_limit_s, "
+            "or accept the gap stated",
             PlannerWarning,
             stacklevel=2,
         )
-    selected_rows = inp.cand_rows[is_open]
-    open_rows = np.sort(np.concatenate([selected_rows, inp.fixed_rows]))
-    covered, assigned, best_s = _assignment(times, open_rows)
-    total_w = float(inp.weight.sum())
-    is_far = (best_s >= far_s) & (inp.weight > 0)
+    selected = inst.candidates[is_open]
+    best_s = _nearest_walk_s(inst, np.union1d(selected, inst.fixed))
+    is_far = (best_s >= far_s) & (inst.weight > 0)
+    total_w = float(inst.weight.sum())
     solve_s = time.perf_counter() - start
     log.info(
         "p-median %s: objective %.6g weighted s, bound %.6g, gap %.3g%%, mean walk %.2f min, %.2f s",
@@ -623,29 +532,27 @@ def p_median(
         objective / max(total_w, 1e-12) / 60.0,
         solve_s,
     )
-    return SitingResult(
+    details = {
+        "mean_walk_min": objective / total_w / 60.0 if total_w > 0 else float("nan"),
+        "far_s": far_s,
+        "weight_far": float(inst.weight[is_far].sum()),
+        "n_far": int(is_far.sum()),
+        "objective_of": "truncated model: demand beyond the cut-off (or beyond far_s) counts at far_s",
+        "n_pairs": len(m.cost),
+        "n_demand_in_model": m.n_dem,
+        "requested_gap": gap_target,
+        **stats,
+    }
+    return build_result(
+        inst,
         model="p-median",
-        selected=tuple(times.site_ids[np.sort(selected_rows)].sort_values()),
-        fixed=inp.fixed_ids,
+        selected=selected,
         objective=objective,
         bound=bound,
-        gap=gap,
         status=status,
         method=method,
         solve_s=solve_s,
-        covered=covered,
-        assigned=assigned,
-        details={
-            "mean_walk_min": objective / total_w / 60.0 if total_w > 0 else float("nan"),
-            "far_s": far_s,
-            "weight_far": float(inp.weight[is_far].sum()),
-            "n_far": int(is_far.sum()),
-            "objective_of": "truncated model: demand beyond the cut-off (or beyond far_s) counts at far_s",
-            "n_pairs": len(m.cost),
-            "n_demand_in_model": m.n_dem,
-            "requested_gap": gap_target,
-            **stats,
-        },
+        details=details,
     )
 
 
@@ -757,39 +664,37 @@ def p_center(
         When no `p` new sites reach every reachable demand point within ``times.limit_s``.
     """
     start = time.perf_counter()
-    inp = _check_inputs(times, weights, p, fixed, candidates)
     method = "auto" if method is None else method
-    raise_if(_check_options(method, time_limit_s), "p_center options")
-    time_limit_s = DEFAULT_TIME_LIMIT_S if time_limit_s is None else float(time_limit_s)
+    options = {"fixed": fixed, "candidates": candidates, "method": method, "time_limit_s": time_limit_s}
+    inst = _prepare(times, weights, p, options=options, what="p_center")
+    time_limit_s, _ = resolve_solver(time_limit_s, None)
     deadline = start + time_limit_s
-    n_sites, n_demand = times.matrix.shape
-    coo = times.matrix.tocoo()
-    positive = inp.weight > 0
-    role = np.zeros(n_sites, dtype=np.int8)  # 1 candidate, 2 fixed
-    role[inp.cand_rows] = 1
-    role[inp.fixed_rows] = 2
+    coo = inst.walk.tocoo()
+    positive = inst.weight > 0
+    role = np.zeros(inst.n_sites, dtype=np.int8)  # 1 candidate, 2 fixed
+    role[inst.candidates] = 1
+    role[inst.fixed] = 2
     on = (role[coo.row] > 0) & positive[coo.col]
     row, col, walk = coo.row[on], coo.col[on], coo.data[on]
-    nearest = np.full(n_demand, np.inf)
+    nearest = np.full(inst.n_demand, np.inf)
     np.minimum.at(nearest, col, walk)
     reachable = np.isfinite(nearest)
-    unreachable = times.demand_ids[positive & ~reachable]
+    unreachable = inst.demand_ids[positive & ~reachable]
     if not reachable.any():
         raise InputError(
             "p_center: no positive-weight demand point has a candidate or fixed site within "
-            f"{times.limit_s:g} s; "
-            "recompute the travel times with a larger limit, or add candidates"
+            f"{times.limit_s:g} s; recompute the travel times with a larger limit, or add candidates"
         )
     r_lb = float(nearest[reachable].max())
     # demand served by a fixed site within r needs nothing more: keep its fixed walk to test per radius
-    fixed_s = np.full(n_demand, np.inf)
+    fixed_s = np.full(inst.n_demand, np.inf)
     on_fixed = role[row] == 2
     np.minimum.at(fixed_s, col[on_fixed], walk[on_fixed])
-    cand_of_row = np.full(n_sites, -1, dtype=np.int64)
-    cand_of_row[inp.cand_rows] = np.arange(len(inp.cand_rows))
+    n_cand = len(inst.candidates)
+    cand_of_row = np.full(inst.n_sites, -1, dtype=np.int64)
+    cand_of_row[inst.candidates] = np.arange(n_cand)
     on_cand = role[row] == 1
     values = np.unique(walk[walk >= r_lb])
-    n_cand = len(inp.cand_rows)
 
     def decide(r_s: float) -> tuple[str, np.ndarray | None]:
         need = reachable & (fixed_s > r_s)
@@ -807,14 +712,12 @@ def p_center(
         raise InfeasibleError(
             f"p_center: {p} new sites cannot reach every reachable demand point within the limit "
             f"{times.limit_s:g} s (the fixed sites included); raise p, add candidates, or recompute the "
-            "travel times "
-            "with a larger limit"
+            "travel times with a larger limit"
         )
     if verdict == "unknown":
         raise SolverError(
             f"p_center: could not decide within {time_limit_s:g} s whether {p} sites cover all reachable "
-            "demand "
-            "within the limit; raise time_limit_s"
+            "demand within the limit; raise time_limit_s"
         )
     lo, hi = 0, len(values) - 1
     while lo < hi:  # values[hi] is feasible; an "unknown" radius is searched above, never counted as proven
@@ -825,13 +728,11 @@ def p_center(
             hi, plan = mid, mid_plan
         else:
             lo = mid + 1
-    selected_rows = np.sort(inp.cand_rows[plan])
-    open_rows = np.sort(np.concatenate([selected_rows, inp.fixed_rows]))
-    covered, assigned, best_s = _assignment(times, open_rows)
+    selected = inst.candidates[plan]
+    best_s = _nearest_walk_s(inst, np.union1d(selected, inst.fixed))
     objective = float(best_s[reachable].max())
     proven = [r for r, v in tested if v == "no"]
-    bound = float(values[values > max(proven)][0]) if proven else r_lb
-    bound = min(bound, objective)
+    bound = min(float(values[values > max(proven)][0]) if proven else r_lb, objective)
     gap = relative_gap(objective, bound)
     status = "optimal" if gap == 0 else ("heuristic" if method == "heuristic" else "time_limit")
     solve_s = time.perf_counter() - start
@@ -841,31 +742,29 @@ def p_center(
         status,
         objective,
         bound,
-        len(selected_rows),
+        len(selected),
         p,
         len(tested),
         len(unreachable),
         solve_s,
     )
-    return SitingResult(
+    details = {
+        "worst_walk_min": objective / 60.0,
+        "unreachable": tuple(unreachable),
+        "n_unreachable": len(unreachable),
+        "weight_unreachable": float(inst.weight[positive & ~reachable].sum()),
+        "n_sites_used": len(selected),
+        "radii_tested": tuple(tested),
+        "bound_of": "smallest distinct walk time above every radius proven infeasible",
+    }
+    return build_result(
+        inst,
         model="p-center",
-        selected=tuple(times.site_ids[selected_rows].sort_values()),
-        fixed=inp.fixed_ids,
+        selected=selected,
         objective=objective,
         bound=bound,
-        gap=gap,
         status=status,
         method="heuristic" if method == "heuristic" else "exact",
         solve_s=solve_s,
-        covered=covered,
-        assigned=assigned,
-        details={
-            "worst_walk_min": objective / 60.0,
-            "unreachable": tuple(unreachable),
-            "n_unreachable": len(unreachable),
-            "weight_unreachable": float(inp.weight[positive & ~reachable].sum()),
-            "n_sites_used": len(selected_rows),
-            "radii_tested": tuple(tested),
-            "bound_of": "smallest distinct walk time above every radius proven infeasible",
-        },
+        details=details,
     )
