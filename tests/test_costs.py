@@ -232,3 +232,16 @@ def test_many_sites_across_blocks_match_the_oracle():
     oracle = split_graph_times(net, sites, demand, 250.0)
     assert len({i for i, _ in oracle}) > 600
     assert_same(tt, oracle, 1.0)
+
+
+def test_whole_city_reach_grows_the_kernel_buffers():
+    # an unbounded-looking limit: every search settles all ~3,000 nodes (heap > 1,024 entries) and emits
+    # 20 x 100 pairs (> 1,024), so the kernel's growing buffers are used
+    from planner.synthetic import grid_city, random_points
+
+    net = grid_city(n_nodes=3000, seed=9)
+    sites = snap_points(net, random_points(net, 20, seed=1, index_name="site_id"))
+    demand = snap_points(net, random_points(net, 100, seed=2, index_name="demand_id"))
+    tt = travel_times(net, sites, demand, limit_s=100_000)
+    assert tt.matrix.nnz == 2000
+    assert_same(tt, split_graph_times(net, sites, demand, 100_000.0), 1.0)
