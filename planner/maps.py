@@ -10,9 +10,9 @@ Drawing many points
 -------------------
 folium's one-``CircleMarker``-per-point pages take 34 s to save and weigh 36.7 MB for 50,000 points
 (BASELINE.md). Here the demand points travel as one compact JavaScript array (coordinates rounded to 1e-6
-degrees, about 0.1 m) and a short loop draws them as Leaflet circle markers on one canvas
-(``prefer_canvas``), with one tooltip and one popup per layer whose text is built when a point is hovered.
-Sites and polygons travel the same way.
+degrees, about 0.1 m) and are drawn as circles on the map's canvas (``prefer_canvas``) by one Leaflet path,
+``L.PlannerPoints``, that also answers hit tests: one tooltip and one popup per layer serve every point, their
+text built when a point is hovered. Sites and polygons travel as compact arrays too.
 
 Offline pages
 -------------
@@ -632,7 +632,7 @@ def _site_tip(site_id, row, status: str) -> str:
     name = row.get("name") if "name" in row.index else None
     head = f"<b>{html.escape(str(name))}</b><br>" if name is not None and not pd.isna(name) else ""
     text = f"{head}site {html.escape(str(site_id))}<br>{html.escape(str(row['tier']))}, {status}"
-    if "stand_in" in row.index and row["stand_in"] is True:
+    if "stand_in" in row.index and pd.notna(row["stand_in"]) and bool(row["stand_in"]):
         text += "<br><b style='color:#b00020'>STAND-IN, not a real site</b>"
     return text
 

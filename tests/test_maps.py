@@ -165,6 +165,7 @@ def test_banner_lists_every_stand_in_and_the_flagged_sites(plan):
     assert "STAND-IN DATA" in block
     for line in STAND_INS:
         assert f"<li>{line}</li>" in block
+    assert page.count("STAND-IN, not a real site") == 4  # and in the tooltips of the stand-in sites
 
 
 def test_no_banner_without_stand_ins(inputs):
