@@ -100,6 +100,11 @@ MARKERCLUSTER_CDN_CSS = (
 )
 
 
+#: Where Debian's chromium and chromium-driver packages put the browser and its driver.
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
 def headless_chromium(profile_dir, *, window: tuple[int, int] = (1400, 900), console_log: bool = False):
     """A selenium driver of headless Chromium (Debian's ``/usr/bin/chromium`` and ``chromedriver``).
 
@@ -127,8 +132,3 @@ def headless_chromium(profile_dir, *, window: tuple[int, int] = (1400, 900), con
     if console_log:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-
-
-#: Where Debian's chromium and chromium-driver packages put the browser and its driver.
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
