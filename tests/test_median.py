@@ -161,6 +161,10 @@ def test_p_median_hand_checked_line():
     assert fixed.fixed == ("s0",)
     assert fixed.objective == pytest.approx(300.0)
     assert fixed.assigned.tolist() == ["s0", "s0", "s3", "s3", "s3"]
+    # without new sites: 1,000 s each (the limit) / walking to s0 (0 + 100 + 200 + 300 + 400)
+    assert one.details["cost_without_new_sites"] == pytest.approx(5000.0)
+    assert fixed.details["cost_without_new_sites"] == pytest.approx(1000.0)
+    assert fixed.details["saving_gap"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_p_median_far_option_truncates():

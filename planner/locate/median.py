@@ -467,18 +467,32 @@ def p_median(
         ``times.limit_s`` (people beyond the cut-off count as walking the cut-off). The objective is the one
         of this truncated model.
     method
-        ``"exact"`` (sparse MIP through HiGHS), ``"heuristic"`` (greedy + interchange, Lagrangian bound) or
-        ``"auto"``: exact when the reduced model has at most ``AUTO_EXACT_MAX_PAIRS`` site-demand pairs.
+        ``"heuristic"``: greedy + interchange with a Lagrangian bound, stopping at `mip_gap`; ``"exact"``:
+        the same, then the MIP over the candidates the bound leaves open, through HiGHS (warm-started);
+        ``"auto"``: exact when the reduced model has at most ``AUTO_EXACT_MAX_PAIRS`` site-demand pairs,
+        else heuristic.
     time_limit_s
-        Wall-time budget; default 60 s.
+        Wall-time budget of the whole solve; default 60 s.
     mip_gap
-        Relative gap at which to stop; default 1e-6 for the exact method, 0.01 (1 %) for the heuristic.
+        Relative gap at which to stop; default 1e-6 for the exact method, 0.01 (1 %) for the heuristic. The
+        gap is relative to the whole truncated objective, far demand included.
 
     Returns
     -------
     SitingResult
-        ``objective`` in weighted walk seconds (far demand at `far_s`), ``bound`` a certified lower bound,
-        ``details`` with ``mean_walk_min`` (per older resident), ``far_s``, ``weight_far`` and model sizes.
+        ``objective`` in weighted walk seconds (far demand at `far_s`); ``bound`` a certified lower bound on
+        the optimum of the truncated model; ``status`` ``"optimal"`` (exact, gap within `mip_gap`),
+        ``"time_limit"`` or ``"heuristic"``; ``covered`` counts open sites within ``times.limit_s``;
+        ``details`` with ``mean_walk_min`` (per older resident, far demand at `far_s`), ``far_s``,
+        ``n_far`` / ``weight_far`` (demand whose nearest open site is beyond `far_s`),
+        ``cost_without_new_sites`` and ``saving_gap`` (the gap as a share of the saving the new sites can
+        make, ``(objective - bound) / (cost_without_new_sites - bound)``: larger than `gap` when much demand
+        stays beyond the cut-off), model sizes and the heuristic's statistics.
+
+    Warns
+    -----
+    PlannerWarning
+        When the certified gap is above `mip_gap` at the time limit (the plan and its gap are returned).
     """
     start = time.perf_counter()
     method = "auto" if method is None else method
@@ -522,6 +536,7 @@ def p_median(
     best_s = _nearest_walk_s(inst, np.union1d(selected, inst.fixed))
     is_far = (best_s >= far_s) & (inst.weight > 0)
     total_w = float(inst.weight.sum())
+    no_new = float(m.far.sum()) + m.constant
     solve_s = time.perf_counter() - start
     log.info(
         "p-median %s: objective %.6g weighted s, bound %.6g, gap %.3g%%, mean walk %.2f min, %.2f s",
@@ -538,6 +553,8 @@ def p_median(
         "weight_far": float(inst.weight[is_far].sum()),
         "n_far": int(is_far.sum()),
         "objective_of": "truncated model: demand beyond the cut-off (or beyond far_s) counts at far_s",
+        "cost_without_new_sites": no_new,
+        "saving_gap": (objective - bound) / (no_new - bound) if no_new > bound else 0.0,
         "n_pairs": len(m.cost),
         "n_demand_in_model": m.n_dem,
         "requested_gap": gap_target,
