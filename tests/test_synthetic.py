@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from scipy.sparse.csgraph import connected_components
@@ -155,3 +156,65 @@ def test_random_points_near_streets_and_in_polygons():
     assert shapely.contains(poly, inside.geometry.to_numpy()).all()
     with pytest.raises(InputError, match="`crs` is needed"):
         random_points(poly, 5)
+
+
+def _settlements(seed: int = 3):
+    """Two towns 6 km apart and a village, as residential points in UTM 51N."""
+    import geopandas as gpd
+
+    rng = np.random.default_rng(seed)
+    centres = [(530_000, 4_620_000, 800, 60), (536_000, 4_620_500, 500, 40), (533_000, 4_626_000, 150, 8)]
+    xs, ys, pops = [], [], []
+    for cx, cy, spread, n in centres:
+        xs.append(cx + rng.normal(0, spread, n))
+        ys.append(cy + rng.normal(0, spread, n))
+        pops.append(rng.integers(200, 900, n) if n > 10 else rng.integers(20, 80, n))
+    return gpd.GeoDataFrame(
+        {"population": np.concatenate(pops)},
+        geometry=gpd.points_from_xy(np.concatenate(xs), np.concatenate(ys)),
+        crs=32651,
+    )
+
+
+def test_settlement_streets_are_connected_and_reach_every_settlement():
+    import shapely
+    from scipy.sparse.csgraph import connected_components
+
+    from planner.snap import snap_points
+    from planner.synthetic import settlement_streets
+
+    points = _settlements()
+    net = settlement_streets(points, seed=1)
+    assert net.stand_in
+    assert net.source == "synthetic"
+    assert "STAND-IN" in net.description
+    assert connected_components(net.adjacency, directed=False)[0] == 1
+    snapped = snap_points(net, points.set_index(pd.Index(range(len(points)), name="demand_id")))
+    assert len(snapped.far) == 0
+    assert snapped.access_m.max() < 450.0
+    # the village 5.5 km away is joined by a country road: some street passes near it
+    lines = net.edge_geometries()
+    village = shapely.Point(533_000, 4_626_000)
+    assert shapely.distance(lines, village).min() < 500.0
+
+
+def test_settlement_streets_stay_inside_the_boundary_and_repeat():
+    import shapely
+
+    from planner.synthetic import settlement_streets
+
+    points = _settlements()
+    west = shapely.box(520_000, 4_610_000, 533_500, 4_630_000)
+    net = settlement_streets(points[points.geometry.x < 533_000], boundary=west, seed=2)
+    again = settlement_streets(points[points.geometry.x < 533_000], boundary=west, seed=2)
+    np.testing.assert_array_equal(net.x, again.x)
+    np.testing.assert_array_equal(net.edge_u, again.edge_u)
+    # streets belong to built-up cells whose centre is inside: at most one 450 m cell past the edge
+    assert net.x.max() <= 533_500 + 450.0 + 20.0
+
+
+def test_settlement_streets_need_metric_points():
+    from planner.synthetic import settlement_streets
+
+    with pytest.raises(InputError, match="projected"):
+        settlement_streets(_settlements().to_crs(4326))
