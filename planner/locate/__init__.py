@@ -3,6 +3,7 @@
 from planner.locate._result import SitingResult
 from planner.locate.covering import Equity, capacitated_mclp, lscp, mclp
 from planner.locate.curve import CoverageCurve, coverage_curve
+from planner.locate.median import p_center, p_median
 from planner.locate.tiers import TwoTierResult, two_tier
 
 __all__ = [
@@ -14,5 +15,7 @@ __all__ = [
     "coverage_curve",
     "lscp",
     "mclp",
+    "p_center",
+    "p_median",
     "two_tier",
 ]
