@@ -688,7 +688,8 @@ def lscp(
                 arrays, maximize=False, time_limit_s=time_limit_s, mip_gap=mip_gap, what="lscp", start=start
             )
             chosen_red = np.flatnonzero(sol.x > 0.5)
-            status, bound, method_used = sol.status, float(np.ceil(sol.bound - 1e-6)), "exact"
+            lower = sol.bound if np.isfinite(sol.bound) else 0.0  # a solve stopped early may have no bound
+            status, bound, method_used = sol.status, float(np.ceil(lower - 1e-6)), "exact"
         else:
             chosen_red, method_used = greedy_cols, "heuristic"
             lp = _solve(
