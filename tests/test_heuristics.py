@@ -99,3 +99,13 @@ def test_greedy_cover_covers_every_coverable_row_without_redundancy(m):
         if (np.asarray(a[:, list(s)].sum(axis=1)).ravel()[coverable] >= 1).all()
     )
     assert len(cols) >= fewest
+
+
+def test_greedy_ends_when_gains_differ_only_by_float_noise():
+    # column 1's gain is 0.1 + 0.2 = 0.30000000000000004, column 0's is 0.3: equal up to noise, so the
+    # smaller column wins (this instance once looped forever in the lazy heap)
+    a = sp.csc_array(np.array([[1, 0], [0, 1]], dtype=float))
+    weight = np.array([0.3, 0.1 + 0.2])
+    chosen, gains = greedy(a, weight, 1)
+    assert chosen.tolist() == [0]
+    assert gains.tolist() == [0.3]

@@ -28,6 +28,8 @@ import scipy.sparse as sp
 log = logging.getLogger(__name__)
 
 _EPS = 1e-9
+#: Decimal digits of the lazy-greedy heap keys (people are counted well above 1e-6).
+_KEY_DIGITS = 6
 
 
 def plan_value(counts: np.ndarray, weight: np.ndarray, *, backup_weight: float = 0.0) -> float:
@@ -75,7 +77,9 @@ def greedy(
     )
     marg = _marginal(counts, weight, b)
     stale = a.T @ marg
-    heap = [(-g, j) for j, g in enumerate(stale)]
+    # keys are gains rounded to _KEY_DIGITS, so that gains equal up to float noise tie and the smaller
+    # column wins; comparing the popped key with the heap's top by the heap's own order always terminates
+    heap = [(-round(float(g), _KEY_DIGITS), j) for j, g in enumerate(stale)]
     heapq.heapify(heap)
     chosen, gains = [], []
     indptr, indices = a.indptr, a.indices
@@ -83,11 +87,10 @@ def greedy(
         _, j = heapq.heappop(heap)
         rows = indices[indptr[j] : indptr[j + 1]]
         gain = float(marg[rows].sum())
-        if heap:
-            top_gain, top_j = -heap[0][0], heap[0][1]
-            if gain < top_gain - _EPS or (gain <= top_gain + _EPS and top_j < j):
-                heapq.heappush(heap, (-gain, j))
-                continue
+        key = (-round(gain, _KEY_DIGITS), j)
+        if heap and heap[0] < key:
+            heapq.heappush(heap, key)
+            continue
         chosen.append(j)
         gains.append(gain)
         counts[rows] += 1
