@@ -338,3 +338,49 @@ def test_inputs_not_mutated():
     p_center(times, weights, p=3, fixed=["s0"])
     pd.testing.assert_series_equal(weights, before_w)
     assert (times.matrix != before_m).nnz == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances())
+def test_lagrangian_fixing_keeps_every_optimal_plan(instance):
+    """With the optimum (+ 1e-7) as upper bound, no optimal plan uses a closed or lacks an opened site."""
+    from planner.locate import median as med
+    from planner.locate._common import prepare
+
+    walk, w, fixed_rows, _, p = instance
+    times = make_times(walk)
+    fixed = [f"s{j}" for j in fixed_rows]
+    inst = prepare(times, weights_of(times, w), threshold_min=100 / 60, fixed=fixed, p=p)
+    m = med._median_model(inst, p, 100.0)
+    if len(m.cost) == 0:
+        return
+    plan = med._greedy(m)
+    _, lam, _, _, _ = med._lagrangian(m, med._cost(m, plan), plan, 0.0, deadline=float("inf"))
+    rows = [int(inst.site_ids[r][1:]) for r in inst.candidates]  # candidate index -> row of `walk`
+    values = {
+        combo: median_cost(walk, w, fixed_rows + [rows[k] for k in combo], 100.0)
+        for combo in itertools.combinations(range(m.n_cand), p)
+    }
+    best = min(values.values())
+    closed, opened = med._lagrangian_fixing(m, lam, best + 1e-7)
+    for combo, value in values.items():
+        if value <= best + 1e-9:
+            assert not closed[list(combo)].any()
+            assert set(np.flatnonzero(opened)) <= set(combo)
+
+
+def test_same_plan_whatever_the_input_order():
+    times, weights = random_times(40, 300, seed=9, limit_s=1500.0)
+    rng = np.random.default_rng(0)
+    s_perm = rng.permutation(len(times.site_ids))
+    d_perm = rng.permutation(len(times.demand_ids))
+    shuffled = TravelTimes(
+        times.site_ids[s_perm], times.demand_ids[d_perm], times.matrix[s_perm][:, d_perm], times.limit_s
+    )
+    for solve in (p_median, p_center):
+        a = solve(times, weights, p=5)
+        b = solve(shuffled, weights.iloc[::-1], p=5)
+        assert a.selected == b.selected
+        assert a.objective == pytest.approx(b.objective)
+        pd.testing.assert_series_equal(a.assigned, b.assigned.reindex(a.assigned.index))
+    assert list(b.assigned.index) == list(shuffled.demand_ids)  # per-demand results in the caller's order

@@ -601,11 +601,29 @@ def _cover_within(
     return sp.csc_array((np.ones(int(keep.sum()), dtype=bool), (dem[keep], site[keep])), shape=shape)
 
 
+def _distinct_rows(a: sp.csr_array) -> sp.csr_array:
+    """The distinct rows of boolean CSR `a` (demand points reaching the same sites merged), in order."""
+    a = sp.csr_array(a)
+    a.sort_indices()
+    rng = np.random.default_rng(0)  # fixed seed: the same rows merge on every run
+    keys = rng.integers(1, 2**62, size=(2, a.shape[1]), dtype=np.int64)
+    row_of = np.repeat(np.arange(a.shape[0]), np.diff(a.indptr))
+    h = np.zeros((a.shape[0], 3), dtype=np.int64)
+    for k in range(2):  # two independent 62-bit sums (wrapping) per row, and the row length
+        np.add.at(h[:, k], row_of, keys[k][a.indices])
+    h[:, 2] = np.diff(a.indptr)
+    _, first = np.unique(h, axis=0, return_index=True)
+    return a[np.sort(first)]
+
+
 def _center_feasible(
     a: sp.csc_array, p: int, r_s: float, *, exact: bool, time_limit_s: float
 ) -> tuple[str, np.ndarray | None]:
-    """Can at most p columns of boolean `a` cover all its rows? "yes" (and a plan), "no" or "unknown"."""
-    n_dem, n_cand = a.shape
+    """Can at most p columns of boolean `a` cover all its rows? "yes" (and a plan), "no" or "unknown".
+
+    Greedy first; then a feasibility MIP (no objective: HiGHS stops at the first cover) on the distinct rows.
+    """
+    n_cand = a.shape[1]
     if (np.diff(sp.csr_array(a).indptr) == 0).any():
         return "no", None
     plan = _greedy_cover(a, p)
@@ -613,12 +631,14 @@ def _center_feasible(
         return "yes", plan
     if not exact or time_limit_s <= 0:
         return "unknown", None
-    a_rows = sp.vstack([sp.csr_array(a, dtype=float), sp.csr_array(np.ones((1, n_cand)))])
-    row_lo = np.concatenate([np.ones(n_dem), [-np.inf]])
-    row_hi = np.concatenate([np.full(n_dem, np.inf), [p]])
+    rows = _distinct_rows(sp.csr_array(a))
+    n_rows = rows.shape[0]
+    a_rows = sp.vstack([sp.csr_array(rows, dtype=float), sp.csr_array(np.ones((1, n_cand)))])
+    row_lo = np.concatenate([np.ones(n_rows), [-np.inf]])
+    row_hi = np.concatenate([np.full(n_rows, np.inf), [p]])
     try:
         sol = solve_mip(
-            np.ones(n_cand),
+            np.zeros(n_cand),
             a_rows,
             row_lo,
             row_hi,
@@ -632,7 +652,10 @@ def _center_feasible(
         return "no", None
     except SolverError:
         return "unknown", None
-    return "yes", np.flatnonzero(sol.x > 0.5)
+    plan = np.flatnonzero(sol.x > 0.5)
+    if (sp.csr_array(a)[:, plan].sum(axis=1) == 0).any():  # a hash collision merged different rows
+        return "unknown", None
+    return "yes", plan
 
 
 def p_center(
@@ -719,10 +742,12 @@ def p_center(
         keep = on_cand & need[col]
         shape = (int(need.sum()), n_cand)
         a = _cover_within(walk[keep], compact[col[keep]], cand_of_row[row[keep]], r_s, shape=shape)
-        remaining = deadline - time.perf_counter()
-        return _center_feasible(a, p, r_s, exact=method != "heuristic", time_limit_s=remaining)
+        steps_left = max(1, int(np.ceil(np.log2(max(hi - lo, 1)))) + 1)
+        share = (deadline - time.perf_counter()) / steps_left  # every radius of the search gets its share
+        return _center_feasible(a, p, r_s, exact=method != "heuristic", time_limit_s=share)
 
     tested: list[tuple[float, str]] = []
+    lo, hi = 0, len(values) - 1
     verdict, plan = decide(float(values[-1]))
     tested.append((float(values[-1]), verdict))
     if verdict == "no":
@@ -736,7 +761,6 @@ def p_center(
             f"p_center: could not decide within {time_limit_s:g} s whether {p} sites cover all reachable "
             "demand within the limit; raise time_limit_s"
         )
-    lo, hi = 0, len(values) - 1
     while lo < hi:  # values[hi] is feasible; an "unknown" radius is searched above, never counted as proven
         mid = (lo + hi) // 2
         verdict, mid_plan = decide(float(values[mid]))
