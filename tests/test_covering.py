@@ -494,3 +494,21 @@ def test_bad_equity_and_capacity():
         capacitated_mclp(times, weights, cap.iloc[:2].abs(), p=1, threshold_min=THRESHOLD_MIN)
     with pytest.raises(InputError, match=r"`capacity` is 0 at every candidate"):
         capacitated_mclp(times, weights, cap * 0, p=1, threshold_min=THRESHOLD_MIN)
+
+
+def test_lscp_city_scale_plan_meets_its_bound():
+    """Regression: HiGHS 1.16 answered "optimal" with an unimproved warm start (1,359 sites, bound 1,348)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from _instances import city_instance
+
+    inst = city_instance()
+    res = lscp(inst.times, inst.weights, threshold_min=15, candidates=inst.candidates, fixed=inst.existing)
+    assert res.status == "optimal"
+    assert res.objective == res.bound == 1349
+    uncoverable = res.covered.index.isin(res.details["uncoverable_ids"])
+    assert res.details["uncoverable_count"] == int(uncoverable.sum()) > 0
+    assert (res.covered[uncoverable] == 0).all()
+    assert (res.covered[~uncoverable] >= 1).all()  # every other point (all weights > 0) is covered
