@@ -19,17 +19,23 @@ DEFAULT_DEMO_OUT = Path("maps") / "shenyang"
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-q", "--quiet", action="store_true", help="only warnings and errors, no progress bars"
-    )
-    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    common.add_argument("--debug", action="store_true", help="show the traceback of errors")
+    def flags(default) -> argparse.ArgumentParser:
+        # the same flags before and after the command; after it they only override (SUPPRESS default)
+        parent = argparse.ArgumentParser(add_help=False)
+        parent.add_argument(
+            "-q", "--quiet", action="store_true", default=default, help="warnings and errors only"
+        )
+        parent.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging")
+        parent.add_argument(
+            "--debug", action="store_true", default=default, help="show the traceback of errors"
+        )
+        return parent
 
+    common = flags(argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
         prog="planner",
         description="Site elderly-care facilities for the 15-minute life circle on street networks.",
-        parents=[common],
+        parents=[flags(False)],
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -19,6 +19,10 @@ from planner.settings import DEFAULT_SERVICE_AREA_BUFFER_M, resolve_speed
 
 log = logging.getLogger(__name__)
 
+#: Segments per quarter circle of the buffers around reached streets: 2 keeps a 40 m buffer within 3 m of
+#: round and unites several times faster than shapely's default 8.
+SERVICE_AREA_QUAD_SEGS = 2
+
 
 def service_areas(
     net: StreetNetwork,
@@ -102,7 +106,7 @@ def _buffered_union(pieces: np.ndarray, site: np.ndarray, n: int, buffer_m: floa
     out = np.array([shapely.Polygon()] * n, dtype=object)
     if not len(pieces):
         return out
-    buffered = shapely.buffer(pieces, buffer_m)
+    buffered = shapely.buffer(pieces, buffer_m, quad_segs=SERVICE_AREA_QUAD_SEGS)
     has = np.unique(site)  # site is sorted
     bounds = np.searchsorted(site, np.append(has, has[-1] + 1))
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

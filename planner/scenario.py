@@ -31,6 +31,7 @@ runs can be spread over a cluster. The minimal form (paths relative to the file)
 from __future__ import annotations
 
 import difflib
+import logging
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +39,8 @@ from typing import Any
 
 from planner._errors import InputError
 from planner.settings import SPEED_PRESETS_MPS, resolve_speed
+
+log = logging.getLogger(__name__)
 
 #: Where the built-in default scenario lives.
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
@@ -445,3 +448,429 @@ def read_scenario(path: str | Path, *, check_files: bool = True) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"scenario file {path} is not valid TOML: {exc}") from exc
     return parse_scenario(data, base_dir=path.parent, check_files=check_files)
+
+
+# --------------------------------------------------------------------------------------------- running
+
+
+@dataclass(frozen=True, eq=False)
+class TierOutcome:
+    """One tier's sites, walk times and plan."""
+
+    spec: TierSpec
+    sites: (
+        Any  # GeoDataFrame indexed by site_id: status ("new", "candidate", "upgraded", "existing"), stand_in
+    )
+    times: Any  # TravelTimes from every site of the tier to every demand point, within the threshold
+    result: Any  # SitingResult
+    service_areas: Any = None  # GeoDataFrame of the chosen sites' service areas (WGS84)
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """Everything a run produced; `planner.results.write_outputs` writes it to a folder."""
+
+    scenario: Scenario
+    network_summary: dict
+    demand: Any  # GeoDataFrame (WGS84) indexed by demand_id, with area columns and `weight`
+    demand_source: str
+    tiers: tuple[TierOutcome, ...]
+    coverage: Any  # per demand point: walk_min_<tier>, covered_<tier>, covered_any (after the plan)
+    today: Any  # the same before the plan (existing sites only), or None
+    areas: Any  # GeoDataFrame of report areas (WGS84) or None
+    curve: Any  # CoverageCurve of the first tier with new sites, or None
+    stand_ins: tuple[str, ...]
+    timings_s: dict
+
+    def headline(self) -> str:
+        """One line per tier: how many older residents the plan puts within the walk."""
+        total = float(self.demand["weight"].sum())
+        lines = [f"{self.scenario.name}: {total:,.0f} older residents at {len(self.demand):,} demand points"]
+        for tier in self.tiers:
+            res = tier.result
+            covered = float(self.coverage[f"covered_{tier.spec.name}"].mul(self.demand["weight"]).sum())
+            lines.append(
+                f"  {tier.spec.name}: {len(res.selected)} sites chosen, "
+                f"{covered:,.0f} ({covered / total:.1%}) "
+                f"within {tier.spec.threshold_min:g} min walk; {res.status}, gap {res.gap:.2%}"
+            )
+        if self.stand_ins:
+            lines.append("  STAND-IN DATA: " + "; ".join(self.stand_ins))
+        return "\n".join(lines)
+
+
+class _Stages:
+    """Times each stage and logs one INFO line."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        import contextlib
+        import time
+
+        @contextlib.contextmanager
+        def stage():
+            start = time.perf_counter()
+            yield
+            self.timings[name] = round(time.perf_counter() - start, 3)
+            log.info("stage %s: %.1f s", name, self.timings[name])
+
+        return stage()
+
+
+def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
+    """Run a scenario: load streets, demand and sites, compute walk times, solve every tier, measure coverage.
+
+    The same scenario gives the same result: every random choice takes the scenario's seeds.
+    """
+    import numpy as np
+
+    from planner.coverage import multi_tier_coverage
+    from planner.snap import snap_points
+
+    stage = _Stages()
+    stand_ins: list[str] = []
+    with stage("areas"):
+        areas = _load_areas(scenario)
+    with stage("demand"):
+        demand, demand_source = _load_demand(scenario, areas)
+        if demand_source == "estimated":
+            stand_ins.append("ESTIMATED demand positions (census totals spread over communities)")
+    with stage("network"):
+        net = _load_network(scenario, demand, areas)
+        if net.stand_in:
+            stand_ins.append("SYNTHETIC STAND-IN street network (not real streets)")
+        log.info("%s", net.summary())
+    with stage("sites"):
+        tier_sites = {t.name: _load_sites(t, net, demand, scenario) for t in scenario.tiers}
+        for t in scenario.tiers:
+            sites = tier_sites[t.name]
+            if "stand_in" in sites and bool(sites["stand_in"].any()):
+                stand_ins.append(f"STAND-IN {t.name} sites (generated, no published list)")
+    with stage("snap"):
+        max_snap = scenario.network.max_snap_m
+        demand_snap = snap_points(net, demand, max_snap_m=max_snap, name="demand")
+        site_snaps = {
+            name: snap_points(net, sites, max_snap_m=max_snap, name=f"{name} sites")
+            for name, sites in tier_sites.items()
+        }
+    with stage("travel_times"):
+        from planner.costs import travel_times
+
+        times = {
+            t.name: travel_times(
+                net,
+                site_snaps[t.name],
+                demand_snap,
+                limit_s=t.threshold_min * 60.0,
+                speed_mps=scenario.network.speed_mps,
+                progress=progress,
+            )
+            for t in scenario.tiers
+        }
+        if stand_ins:
+            times = {k: replace(v, stand_in=True) for k, v in times.items()}
+    weights = demand["weight"]
+    with stage("today"):
+        existing = {
+            t.name: list(tier_sites[t.name].index[tier_sites[t.name]["status"] == "existing"])
+            for t in scenario.tiers
+        }
+        today = None
+        if any(existing.values()):
+            today = multi_tier_coverage(
+                times,
+                weights,
+                thresholds_min={t.name: t.threshold_min for t in scenario.tiers},
+                open_by_tier=dict(existing),
+            )
+    outcomes = []
+    with stage("solve"):
+        for t in scenario.tiers:
+            outcomes.append(_solve_tier(t, tier_sites[t.name], times[t.name], weights, scenario))
+    with stage("coverage"):
+        open_by_tier = {o.spec.name: list(o.result.selected) + list(o.result.fixed) for o in outcomes}
+        coverage = multi_tier_coverage(
+            times,
+            weights,
+            thresholds_min={t.name: t.threshold_min for t in scenario.tiers},
+            open_by_tier=open_by_tier,
+        )
+    curve = None
+    with stage("curve"):
+        first_new = next((o for o in outcomes if o.spec.new), None)
+        if first_new is not None:
+            curve = _curve(first_new, weights, scenario)
+    with stage("service_areas"):
+        outcomes = [_with_service_areas(o, net, site_snaps[o.spec.name], scenario) for o in outcomes]
+    summary = {
+        "source": net.source,
+        "stand_in": bool(net.stand_in),
+        "nodes": int(net.n_nodes),
+        "edges": int(net.n_edges),
+        "crs": net.crs.to_string(),
+        "dropped_nodes": int(net.dropped_nodes),
+        "dropped_parts": int(net.dropped_parts),
+        "description": net.description,
+        "speed_mps": scenario.network.speed_mps,
+        "speed": scenario.network.speed,
+        "street_km": round(float(np.sum(net.length_m)) / 1000.0, 1),
+        "demand_far_from_street": [str(i) for i in demand_snap.far[:10]],
+        "demand_far_count": len(demand_snap.far),
+    }
+    return RunResult(
+        scenario=scenario,
+        network_summary=summary,
+        demand=demand,
+        demand_source=demand_source,
+        tiers=tuple(outcomes),
+        coverage=coverage,
+        today=today,
+        areas=areas,
+        curve=curve,
+        stand_ins=tuple(dict.fromkeys(stand_ins)),
+        timings_s=stage.timings,
+    )
+
+
+def _load_areas(scenario: Scenario):
+    """Report areas (districts) in WGS84 with a ``name`` column, or None."""
+    spec = scenario.areas
+    if spec is None:
+        return None
+    if spec.builtin == "shenyang":
+        from planner.demand import shenyang_districts
+
+        return shenyang_districts().to_crs(4326)
+    import geopandas as gpd
+
+    from planner.coords import to_wgs84
+
+    areas = gpd.read_file(spec.path)
+    if spec.name not in areas.columns:
+        near = difflib.get_close_matches(spec.name, [str(c) for c in areas.columns], n=1)
+        raise InputError(
+            f"[areas] name = {spec.name!r} is not a column of {spec.path}; columns are {list(areas.columns)}"
+            + (f"; did you mean {near[0]!r}?" if near else "")
+        )
+    if areas.crs is None:
+        areas = areas.set_crs(4326) if spec.crs in ("wgs84", "gcj02", "bd09") else areas.set_crs(spec.crs)
+    if spec.crs in ("gcj02", "bd09"):
+        areas = to_wgs84(areas, spec.crs)
+    areas = areas.to_crs(4326).rename(columns={spec.name: "name"})
+    return areas.set_index(areas["name"].astype(str).rename("area"))
+
+
+def _load_demand(scenario: Scenario, areas):
+    """Demand points (WGS84, index demand_id, column weight) and their source label."""
+    spec = scenario.demand
+    if spec.source == "estimated":
+        from planner.demand import estimated_demand, shenyang_communities, shenyang_districts
+
+        demand = estimated_demand(
+            shenyang_districts(),
+            shenyang_communities(),
+            share_60plus=spec.share_60plus,
+            points_per_community=spec.points_per_community,
+            seed=spec.seed,
+        )
+        return demand, "estimated"
+    if spec.source == "osm-buildings":
+        from planner.demand import demand_from_buildings
+
+        demand = demand_from_buildings(spec.path, population=spec.population)
+        source = "osm-buildings"
+    else:
+        from planner.demand import demand_from_file
+
+        demand = demand_from_file(spec.path, id=spec.id, weight=spec.weight, crs=spec.crs)
+        source = "file"
+    if areas is not None and "district_name" not in demand.columns:
+        demand = _assign_areas(demand, areas)
+    return demand, source
+
+
+def _assign_areas(demand, areas):
+    """Add ``district_name`` (the report area each point lies in; "outside" when in none)."""
+    import geopandas as gpd
+
+    joined = gpd.sjoin(demand[["geometry"]], areas[["name", "geometry"]], how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    out = demand.copy()
+    out["district_name"] = joined["name"].reindex(demand.index).fillna("outside").astype(str)
+    return out
+
+
+def _load_network(scenario: Scenario, demand, areas):
+    from planner import network as nw
+
+    spec = scenario.network
+    if spec.source == "file":
+        return nw.read_network(spec.path)
+    if spec.source == "osm":
+        return _online_network(spec, cached_only=False)
+    if spec.source == "auto":
+        if spec.path is not None and spec.path.exists():
+            return nw.read_network(spec.path)
+        cached = _online_network(spec, cached_only=True) if (spec.place or spec.bbox) else None
+        if cached is not None:
+            return cached
+        log.warning(
+            "no OpenStreetMap data for %s (no file %s, no cached download): using a SYNTHETIC STAND-IN "
+            "street network; run `planner network fetch` online or put an .osm.pbf there for real streets",
+            scenario.name,
+            spec.path,
+        )
+    return _stand_in_network(demand, areas, seed=spec.seed)
+
+
+def _online_network(spec: NetworkSpec, *, cached_only: bool):
+    from planner import network as nw
+
+    if spec.bbox is not None:
+        return nw.network_from_bbox(spec.bbox, cached_only=cached_only)
+    return nw.network_from_place(spec.place, cached_only=cached_only)
+
+
+def fetch_network(scenario: Scenario, *, place: str | None = None):
+    """Download (or find in the cache) the walk network of a scenario's study area; return its description."""
+    spec = scenario.network
+    if place is not None:
+        spec = replace(spec, place=place, bbox=None)
+    if not spec.place and spec.bbox is None:
+        raise InputError(
+            f'scenario {scenario.name!r} names no study area; add place = "<name>" or bbox = [w, s, e, n] '
+            "to [network], or pass --place"
+        )
+    net = _online_network(spec, cached_only=False)
+    return net.meta.get("cache_file") or net.description
+
+
+def _stand_in_network(demand, areas, *, seed: int):
+    """A SYNTHETIC STAND-IN street network where the (estimated) people live, inside the real districts."""
+    from planner.synthetic import settlement_streets
+
+    metric = demand.to_crs(demand.estimate_utm_crs())
+    boundary = None if areas is None else areas.to_crs(metric.crs).geometry
+    column = "population" if "population" in metric.columns else "weight"
+    return settlement_streets(metric, boundary=boundary, population=column, seed=seed)
+
+
+def _load_sites(tier: TierSpec, net, demand, scenario: Scenario):
+    """All sites of a tier (WGS84, index site_id): ``status`` "candidate" or "existing", ``stand_in``."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from planner import sites as st
+
+    parts = []
+    if tier.new:
+        if tier.candidates is not None:
+            cand = st.sites_from_file(tier.candidates, id=tier.id, crs=tier.crs)
+        else:
+            cand = st.candidates_on_network(
+                net, tier.generate_candidates, weights_gdf=demand, seed=scenario.network.seed
+            )
+        parts.append(cand.to_crs(4326).assign(status="candidate"))
+    if tier.existing is not None or tier.stand_in_existing:
+        if tier.existing is not None:
+            exist = st.sites_from_file(tier.existing, id=tier.id, crs=tier.crs)
+        else:
+            exist = st.stand_in_stations(demand, seed=scenario.demand.seed)
+        parts.append(exist.to_crs(4326).assign(status="existing"))
+    sites = gpd.GeoDataFrame(pd.concat(parts), crs=4326)
+    sites.index.name = "site_id"
+    if sites.index.has_duplicates:
+        from planner._validate import first_ids
+
+        dup = sites.index[sites.index.duplicated()].unique()
+        raise InputError(
+            f"tier {tier.name!r}: candidate and existing sites share ids {first_ids(dup)}; "
+            "give them distinct ids"
+        )
+    sites["stand_in"] = sites["stand_in"].fillna(False).astype(bool) if "stand_in" in sites else False
+    sites["tier"] = tier.name
+    n_exist = int((sites["status"] == "existing").sum())
+    if tier.upgrade > n_exist:
+        raise InputError(
+            f"tier {tier.name!r}: upgrade = {tier.upgrade} but only {n_exist} existing sites are given; "
+            "lower upgrade or give more existing sites"
+        )
+    n_cand = int((sites["status"] == "candidate").sum())
+    if tier.new > n_cand:
+        raise InputError(
+            f"tier {tier.name!r}: new = {tier.new} but only {n_cand} candidate sites are given; "
+            "lower new or give more candidates"
+        )
+    return sites
+
+
+def _solve_tier(tier: TierSpec, sites, times, weights, scenario: Scenario) -> TierOutcome:
+    from planner.locate import mclp
+
+    solver = scenario.solver
+    existing = list(sites.index[sites["status"] == "existing"])
+    candidates = list(sites.index[sites["status"] == "candidate"])
+    if tier.upgrade:
+        # choose which existing sites to upgrade; the others do not offer the upgraded service
+        result = mclp(
+            times,
+            weights,
+            p=tier.upgrade,
+            threshold_min=tier.threshold_min,
+            candidates=existing,
+            method=solver.method,
+            time_limit_s=solver.time_limit_s,
+            mip_gap=solver.mip_gap,
+        )
+        status = dict.fromkeys(result.selected, "upgraded")
+    else:
+        result = mclp(
+            times,
+            weights,
+            p=tier.new,
+            threshold_min=tier.threshold_min,
+            fixed=existing or None,
+            candidates=candidates,
+            method=solver.method,
+            time_limit_s=solver.time_limit_s,
+            mip_gap=solver.mip_gap,
+        )
+        status = dict.fromkeys(result.selected, "new")
+    sites = sites.copy()
+    sites["status"] = [status.get(i, s) for i, s in zip(sites.index, sites["status"], strict=True)]
+    return TierOutcome(spec=tier, sites=sites, times=times, result=result)
+
+
+def _curve(outcome: TierOutcome, weights, scenario: Scenario):
+    from planner.locate import coverage_curve
+
+    tier = outcome.spec
+    existing = list(outcome.sites.index[outcome.sites["status"] == "existing"])
+    candidates = list(outcome.sites.index[outcome.sites["status"].isin(["candidate", "new"])])
+    max_sites = min(scenario.curve_max_sites or 3 * tier.new, len(candidates))
+    return coverage_curve(
+        outcome.times,
+        weights,
+        threshold_min=tier.threshold_min,
+        fixed=existing or None,
+        candidates=candidates,
+        max_sites=max_sites,
+    )
+
+
+def _with_service_areas(outcome: TierOutcome, net, snapped_sites, scenario: Scenario) -> TierOutcome:
+    from planner.isochrones import service_areas
+
+    chosen = list(outcome.result.selected)
+    if not chosen:
+        return outcome
+    gdf = outcome.sites.loc[chosen]
+    areas = service_areas(
+        net, gdf, threshold_s=outcome.spec.threshold_min * 60.0, speed_mps=scenario.network.speed_mps
+    )
+    areas = areas.to_crs(4326)
+    areas["tier"] = outcome.spec.name
+    areas["site_id"] = areas.index
+    return replace(outcome, service_areas=areas)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -97,7 +100,7 @@ def solve_mip(  # noqa: PLR0917 (the arrays of one model, in the order of the fo
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous for flag in integral
         ]
 
-    h = highspy.Highs()
+    h = _quiet_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
@@ -172,3 +175,24 @@ def solve_mip(  # noqa: PLR0917 (the arrays of one model, in the order of the fo
         solve_s,
     )
     return MipSolution(x, objective, bound, gap, label, solve_s)
+
+
+def _quiet_highs() -> highspy.Highs:
+    """A `highspy.Highs` whose constructor's licence banner does not land on the user's standard output.
+
+    HiGHS prints the banner from C++ before any option can be set; standard output is pointed at the null
+    device just for the construction (C buffers flushed on both sides), so CLI output stays clean.
+    """
+    sys.stdout.flush()
+    libc = ctypes.CDLL(None)
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        highs = highspy.Highs()
+        libc.fflush(None)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    return highs

@@ -1,0 +1,335 @@
+"""Tables, metrics and files of a run: what a planner puts in a report.
+
+`write_outputs` writes a run folder::
+
+    map.html            the plan on a folium map (opens offline; stand-ins in a red banner)
+    sites.geojson       the chosen sites (new centres, upgraded stations), WGS84
+    sites.gpkg          layers ``chosen`` and ``all_sites`` (candidates and existing sites with their status)
+    service_areas.geojson  street-following service areas of the chosen sites
+    coverage.csv        per demand point: nearest chosen site of each tier and the walk minutes
+    districts.csv       per district: older residents and covered share per tier, today and with the plan
+    curve.csv           coverage against the number of new sites (first tier with new sites)
+    metrics.json        network, demand, timings and per-tier results (objective, bound, gap, status)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner._errors import InputError
+
+log = logging.getLogger(__name__)
+
+STAND_IN_NOTE = "rests on stand-in data: {}"
+
+
+def _area_column(demand) -> str | None:
+    for col in ("district_name", "district"):
+        if col in demand.columns:
+            return col
+    return None
+
+
+def district_table(result) -> pd.DataFrame:
+    """Per district: older residents and covered share of each tier, today and with the plan."""
+    from planner.coverage import coverage_by_area
+
+    demand = result.demand
+    col = _area_column(demand)
+    if col is None:
+        demand = demand.assign(district_name="all")
+        col = "district_name"
+    by = [c for c in ("district_code", col) if c in demand.columns]
+    out = None
+    for tier in result.tiers:
+        name = tier.spec.name
+        frames = {"": result.coverage}
+        if result.today is not None:
+            frames["today_"] = result.today
+        for prefix, cov in frames.items():
+            table = coverage_by_area(demand, cov[f"covered_{name}"], "weight", by=by, total=True)
+            part = table[["covered_residents", "covered_share"]].rename(
+                columns={
+                    "covered_residents": f"{prefix}covered_{name}",
+                    "covered_share": f"{prefix}share_{name}",
+                }
+            )
+            out = table[["points", "older_residents"]].join(part) if out is None else out.join(part)
+    out = out.reset_index()
+    if result.stand_ins:
+        out["note"] = STAND_IN_NOTE.format("; ".join(result.stand_ins))
+    return out
+
+
+def coverage_csv_table(result) -> pd.DataFrame:
+    """Per demand point: position, area, older residents, nearest chosen site of each tier, walk minutes."""
+    demand = result.demand
+    keep = [c for c in ("district_code", "district_name", "street_name", "community_name") if c in demand]
+    table = pd.DataFrame(
+        {"lon": demand.geometry.x.round(6), "lat": demand.geometry.y.round(6)}, index=demand.index
+    )
+    table = table.join(demand[keep]).assign(older_residents=demand["weight"])
+    cov = result.coverage.drop(columns=[c for c in ("older_residents",) if c in result.coverage])
+    table = table.join(cov)
+    for col in table.columns:
+        if col.startswith("walk_min_"):
+            table[col] = table[col].round(2)
+    if result.stand_ins:
+        table["stand_in"] = True
+    table.index.name = "demand_id"
+    return table
+
+
+def metrics(result) -> dict:
+    """The run's numbers as JSON-ready dict (see ``metrics.json``)."""
+    demand = result.demand
+    total = float(demand["weight"].sum())
+    tiers = []
+    for tier in result.tiers:
+        res = tier.result
+        name = tier.spec.name
+        covered = float(result.coverage[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
+        today = None
+        if result.today is not None:
+            today = float(result.today[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
+        tiers.append(
+            {
+                "name": name,
+                "threshold_min": tier.spec.threshold_min,
+                "new": tier.spec.new,
+                "upgrade": tier.spec.upgrade,
+                "model": res.model,
+                "method": res.method,
+                "selected_ids": [str(i) for i in res.selected],
+                "fixed_ids_count": len(res.fixed),
+                "candidates": int((tier.sites["status"].isin(["candidate", "new"])).sum()),
+                "existing": int((tier.sites["status"].isin(["existing", "upgraded"])).sum()),
+                "covered_weight": round(covered, 3),
+                "coverage_share": round(covered / total, 6) if total else None,
+                "covered_weight_today": None if today is None else round(today, 3),
+                "coverage_share_today": None if today is None or not total else round(today / total, 6),
+                "objective": _finite(res.objective),
+                "bound": _finite(res.bound),
+                "gap": _finite(res.gap),
+                "status": res.status,
+                "solve_s": round(res.solve_s, 3),
+                "stand_in_sites": bool(tier.sites["stand_in"].any()),
+            }
+        )
+    curve = None
+    if result.curve is not None:
+        curve = {
+            "tier": next(t.spec.name for t in result.tiers if t.spec.new),
+            "sites_needed": {str(k): v for k, v in _sites_needed(result.curve).items()},
+        }
+    net = dict(result.network_summary)
+    return {
+        "scenario": result.scenario.name,
+        "description": result.scenario.description,
+        "stand_ins": list(result.stand_ins),
+        "network": net,
+        "demand": {
+            "points": len(demand),
+            "weight_total": round(total, 3),
+            "source": result.demand_source,
+            "stand_in": result.demand_source == "estimated",
+            "far_from_street": net.pop("demand_far_count", 0),
+        },
+        "speed_mps": result.scenario.network.speed_mps,
+        "tiers": tiers,
+        "curve": curve,
+        "timings_s": dict(result.timings_s),
+    }
+
+
+def _sites_needed(curve) -> dict:
+    """Target share of the coverable weight -> fewest new sites reaching it (with its proven lower bound)."""
+    out = {}
+    for row in curve.needed.itertuples(index=False):
+        sites = None if row.sites is None or pd.isna(row.sites) else int(row.sites)
+        lower = None if row.lower_bound is None or pd.isna(row.lower_bound) else int(row.lower_bound)
+        out[f"{row.target:g}"] = {"sites": sites, "lower_bound": lower, "status": row.status}
+    return out
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return round(value, 6) if np.isfinite(value) else None
+
+
+def write_outputs(result, out: str | Path) -> dict[str, Path]:
+    """Write the run folder (see module docstring) and return the paths by name."""
+    import geopandas as gpd
+
+    from planner.maps import plan_map, save_map
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+
+    sites = gpd.GeoDataFrame(pd.concat([t.sites for t in result.tiers]), crs=4326)
+    sites.index.name = "site_id"
+    chosen = sites[sites["status"].isin(["new", "upgraded"])]
+    writable = _plain_columns(sites)
+    paths["sites"] = out / "sites.geojson"
+    _plain_columns(chosen).reset_index().to_file(paths["sites"], driver="GeoJSON")
+    paths["sites_gpkg"] = out / "sites.gpkg"
+    if paths["sites_gpkg"].exists():
+        paths["sites_gpkg"].unlink()
+    _plain_columns(chosen).reset_index().to_file(paths["sites_gpkg"], layer="chosen", driver="GPKG")
+    writable.reset_index().to_file(paths["sites_gpkg"], layer="all_sites", driver="GPKG")
+
+    areas = [t.service_areas for t in result.tiers if t.service_areas is not None]
+    service = None
+    if areas:
+        service = gpd.GeoDataFrame(pd.concat(areas, ignore_index=True), crs=4326)
+        paths["service_areas"] = out / "service_areas.geojson"
+        service.to_file(paths["service_areas"], driver="GeoJSON")
+
+    paths["coverage"] = out / "coverage.csv"
+    coverage_csv_table(result).to_csv(paths["coverage"])
+    districts = district_table(result)
+    paths["districts"] = out / "districts.csv"
+    districts.to_csv(paths["districts"], index=False)
+    if result.curve is not None:
+        paths["curve"] = out / "curve.csv"
+        result.curve.table.to_csv(paths["curve"], index=False)
+
+    if service is not None:
+        service.attrs.clear()  # the network's stand-in note covers the service areas
+    m = plan_map(
+        demand=_map_demand(result),
+        sites=sites,
+        service_areas=service,
+        districts=_map_districts(result, districts),
+        tiers=[{"name": t.spec.name, "threshold_min": t.spec.threshold_min} for t in result.tiers],
+        # stand-in sites are listed by the map itself, from their `stand_in` column
+        stand_ins=[s for s in result.stand_ins if not s.startswith("STAND-IN ")],
+        title=_map_title(result),
+        summary=_map_summary(result),
+        offline=True,
+        tiles="OpenStreetMap",
+    )
+    paths["map"] = save_map(m, out / "map.html")
+
+    data = metrics(result)
+    paths["metrics"] = out / "metrics.json"
+    paths["metrics"].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    log.info("wrote %d files to %s", len(paths), out)
+    return paths
+
+
+def _plain_columns(gdf):
+    """Columns a GeoJSON / GeoPackage driver can write (booleans and text kept; objects as text)."""
+    out = gdf.copy()
+    for col in out.columns:
+        if col != out.geometry.name and out[col].dtype == object:
+            out[col] = out[col].astype(str)
+    return out
+
+
+def _map_title(result) -> str:
+    parts = []
+    for tier in result.tiers:
+        spec = tier.spec
+        count = f"{spec.new} new" if spec.new else f"{spec.upgrade} upgraded"
+        parts.append(f"{count} {spec.name}s ({spec.threshold_min:g} min)")
+    return f"{result.scenario.name}: " + ", ".join(parts)
+
+
+def _map_demand(result):
+    demand = result.demand[["weight", "geometry"]].copy()
+    demand.attrs.clear()  # the estimated-positions note is passed explicitly
+    for col in result.coverage.columns:
+        if col.startswith(("walk_min_", "covered_")) and col != "covered_any":
+            demand[col] = result.coverage[col]
+    return demand
+
+
+def _map_districts(result, districts: pd.DataFrame):
+    if result.areas is None:
+        return None
+    areas = result.areas
+    name_col = "name" if "name" in areas.columns else None
+    if name_col is None:
+        return None
+    table = districts.set_index(
+        districts.columns[1] if "district_code" in districts.columns else districts.columns[0]
+    )
+    shares = {f"share_{t.spec.name}": table.get(f"share_{t.spec.name}") for t in result.tiers}
+    out = areas[[name_col, "geometry"]].copy()
+    key = out[name_col].astype(str)
+    out["weight"] = key.map(table["older_residents"]).astype(float)
+    for col, series in shares.items():
+        if series is not None:
+            out[col] = key.map(series).astype(float)
+    return out
+
+
+def _map_summary(result) -> dict[str, str]:
+    demand = result.demand
+    total = float(demand["weight"].sum())
+    summary = {"Older residents (demand)": f"{total:,.0f} at {len(demand):,} points"}
+    for tier in result.tiers:
+        name = tier.spec.name
+        covered = float(result.coverage[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
+        verb = (
+            f"{len(tier.result.selected)} new" if tier.spec.new else f"{len(tier.result.selected)} upgraded"
+        )
+        text = f"{covered / total:.1%}" if total else "n/a"
+        if result.today is not None:
+            before = float(result.today[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
+            text += f" (today {before / total:.1%})"
+        summary[f"Within {tier.spec.threshold_min:g} min of a {name} ({verb})"] = text
+        summary[f"{name} plan quality"] = f"{tier.result.status}, gap {tier.result.gap:.2%}"
+    summary["Walking speed"] = f"{result.scenario.network.speed_mps:g} m/s"
+    return summary
+
+
+def compare_runs(a: str | Path, b: str | Path) -> str:
+    """What changed between two run folders: coverage by district and tier, and the chosen sites."""
+    a, b = Path(a), Path(b)
+    for folder in (a, b):
+        if not (folder / "metrics.json").exists() or not (folder / "districts.csv").exists():
+            raise InputError(
+                f"{folder} is not a run folder (no metrics.json / districts.csv); give folders written by "
+                "`planner run` or `planner demo`"
+            )
+    ma = json.loads((a / "metrics.json").read_text(encoding="utf-8"))
+    mb = json.loads((b / "metrics.json").read_text(encoding="utf-8"))
+    da = pd.read_csv(a / "districts.csv")
+    db = pd.read_csv(b / "districts.csv")
+    key = "district_name" if "district_name" in da.columns else da.columns[0]
+    lines = [
+        f"A = {a} ({ma['scenario']}, {ma['speed_mps']:g} m/s)",
+        f"B = {b} ({mb['scenario']}, {mb['speed_mps']:g} m/s)",
+    ]
+    tiers_b = {t["name"]: t for t in mb["tiers"]}
+    for ta in ma["tiers"]:
+        tb = tiers_b.get(ta["name"])
+        if tb is None:
+            lines.append(f"tier {ta['name']}: only in A")
+            continue
+        sa, sb = set(ta["selected_ids"]), set(tb["selected_ids"])
+        lines.append(
+            f"tier {ta['name']}: coverage {ta['coverage_share']:.1%} -> {tb['coverage_share']:.1%} "
+            f"({100 * (tb['coverage_share'] - ta['coverage_share']):+.1f} points); "
+            f"sites kept {len(sa & sb)}, "
+            f"only in A {len(sa - sb)}, only in B {len(sb - sa)}"
+        )
+        col = f"share_{ta['name']}"
+        if col in da.columns and col in db.columns:
+            joined = da[[key, col]].merge(db[[key, col]], on=key, how="outer", suffixes=("_a", "_b"))
+            joined["change"] = joined[f"{col}_b"] - joined[f"{col}_a"]
+            lines.append(f"  {'district':<12} {'A':>7} {'B':>7} {'change':>8}")
+            for _, row in joined.iterrows():
+                lines.append(
+                    f"  {row[key]!s:<12} {row[f'{col}_a']:>7.1%} {row[f'{col}_b']:>7.1%} "
+                    f"{100 * row['change']:>+7.1f}pt"
+                )
+    return "\n".join(lines)

@@ -1,0 +1,211 @@
+"""Scenario files and whole runs: the minimal TOML form on real OSM data (Helsinki), validation, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner import InputError
+from planner.cli import main
+from planner.scenario import DEFAULT_SCENARIO, parse_scenario, read_scenario, run
+
+MINIMAL = textwrap.dedent(
+    """\
+    name = "example"
+    [network]
+    source = "file"            # "file" | "osm" (online, cached) | "synthetic"
+    path = "city.osm.pbf"      # .osm.pbf, .osm, .osm.bz2 or .graphml
+    speed_mps = 1.0            # or speed = "<preset name>"
+    [demand]
+    path = "demand.csv"        # CSV with id, lon, lat and weight columns, or any vector file
+    id = "id"
+    weight = "elderly"
+    crs = "wgs84"              # "wgs84" | "gcj02" | "bd09" | "EPSG:<code>"
+    [[tiers]]
+    name = "centre"
+    threshold_min = 15
+    new = 5                    # open this many new sites among the candidates
+    candidates = "candidates.csv"
+    [[tiers]]
+    name = "station"
+    threshold_min = 10
+    upgrade = 3                # choose this many of the existing sites
+    existing = "stations.csv"
+    [solver]
+    method = "exact"           # "exact" | "heuristic" | "auto"
+    time_limit_s = 60
+    """
+)
+
+
+def _points_near_streets(net, n: int, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Random points up to 60 m off random street segments, in WGS84."""
+    import shapely
+
+    edges = rng.integers(0, net.n_edges, n)
+    lines = net.edge_geometries()[edges]
+    pts = shapely.line_interpolate_point(lines, rng.random(n), normalized=True)
+    xy = shapely.get_coordinates(pts) + rng.uniform(-60, 60, (n, 2))
+    return gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=net.crs).to_crs(4326)
+
+
+@pytest.fixture(scope="module")
+def example_dir(tmp_path_factory, helsinki_pbf) -> Path:
+    """The minimal scenario of the issue, exactly as written, on the real Helsinki extract."""
+    from planner.network import read_network
+
+    folder = tmp_path_factory.mktemp("example")
+    shutil.copy(helsinki_pbf, folder / "city.osm.pbf")
+    net = read_network(helsinki_pbf)
+    rng = np.random.default_rng(7)
+    demand = _points_near_streets(net, 300, rng)
+    pd.DataFrame(
+        {
+            "id": [f"d{i:03d}" for i in range(300)],
+            "lon": demand.geometry.x,
+            "lat": demand.geometry.y,
+            "elderly": rng.integers(1, 60, 300),
+        }
+    ).to_csv(folder / "demand.csv", index=False)
+    for name, n, prefix in (("candidates.csv", 40, "c"), ("stations.csv", 12, "s")):
+        pts = _points_near_streets(net, n, rng)
+        pd.DataFrame(
+            {"id": [f"{prefix}{i:02d}" for i in range(n)], "lon": pts.geometry.x, "lat": pts.geometry.y}
+        ).to_csv(folder / name, index=False)
+    (folder / "example.toml").write_text(MINIMAL, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def example_run(example_dir):
+    out = example_dir / "out"
+    code = main(["--quiet", "run", str(example_dir / "example.toml"), "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_minimal_form_runs_and_writes_every_output(example_run):
+    for name in ("map.html", "sites.geojson", "sites.gpkg", "coverage.csv", "districts.csv", "metrics.json"):
+        assert (example_run / name).stat().st_size > 0, name
+    metrics = json.loads((example_run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["network"]["source"] == "osm-pbf"
+    assert metrics["network"]["nodes"] > 1000
+    assert metrics["demand"]["points"] == 300
+    assert metrics["demand"]["source"] == "file"
+    demand = pd.read_csv(example_run.parent / "demand.csv")
+    assert metrics["demand"]["weight_total"] == pytest.approx(demand["elderly"].sum())
+    assert metrics["stand_ins"] == []
+    tiers = {t["name"]: t for t in metrics["tiers"]}
+    assert len(tiers["centre"]["selected_ids"]) == 5
+    assert len(tiers["station"]["selected_ids"]) == 3
+    assert set(tiers["station"]["selected_ids"]) <= {f"s{i:02d}" for i in range(12)}
+    for tier in tiers.values():
+        assert tier["status"] == "optimal"
+        assert tier["gap"] <= 1e-4
+        assert tier["objective"] == pytest.approx(tier["covered_weight"])
+        assert tier["bound"] >= tier["objective"] - 1e-6
+        assert 0 < tier["coverage_share"] <= 1
+    for stage in ("network", "demand", "snap", "travel_times", "solve"):
+        assert stage in metrics["timings_s"]
+
+
+def test_coverage_csv_agrees_with_the_thresholds(example_run):
+    cov = pd.read_csv(example_run / "coverage.csv")
+    assert len(cov) == 300
+    for tier, limit in (("centre", 15), ("station", 10)):
+        walk = cov[f"walk_min_{tier}"]
+        covered = cov[f"covered_{tier}"].astype(bool)
+        assert (walk[covered] <= limit + 1e-6).all()
+        assert (walk[~covered].isna() | (walk[~covered] > limit)).all()
+    metrics = json.loads((example_run / "metrics.json").read_text(encoding="utf-8"))
+    centre = next(t for t in metrics["tiers"] if t["name"] == "centre")
+    covered_weight = cov.loc[cov["covered_centre"].astype(bool), "older_residents"].sum()
+    assert covered_weight == pytest.approx(centre["covered_weight"])
+    chosen = gpd.read_file(example_run / "sites.geojson")
+    assert set(chosen["site_id"]) == set(centre["selected_ids"]) | set(
+        next(t for t in metrics["tiers"] if t["name"] == "station")["selected_ids"]
+    )
+    assert set(cov["site_id_centre"].dropna()) <= set(centre["selected_ids"])
+
+
+def test_run_is_deterministic(example_dir):
+    scenario = read_scenario(example_dir / "example.toml")
+    first = run(scenario)
+    second = run(scenario)
+    for a, b in zip(first.tiers, second.tiers, strict=True):
+        assert a.result.selected == b.result.selected
+        assert a.result.objective == b.result.objective
+
+
+def test_slower_walking_covers_no_more(example_dir):
+    scenario = read_scenario(example_dir / "example.toml")
+    fast = run(scenario)
+    slow = run(scenario.with_speed("frail"))
+    for a, b in zip(fast.tiers, slow.tiers, strict=True):
+        assert b.result.objective <= a.result.objective + 1e-9
+
+
+def test_compare_reports_the_change(example_dir, example_run, capsys):
+    slow = example_dir / "slow"
+    scenario = example_dir / "example.toml"
+    assert main(["--quiet", "run", str(scenario), "--out", str(slow), "--speed", "frail"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(example_run), str(slow)]) == 0
+    text = capsys.readouterr().out
+    assert "tier centre: coverage" in text
+    assert "0.64 m/s" in text
+
+
+def test_unknown_key_names_the_nearest_valid_one():
+    data = {
+        "name": "x",
+        "network": {"source": "synthetic"},
+        "demand": {"source": "estimated"},
+        "tiers": [{"name": "centre", "thresold_min": 15, "new": 3, "generate_candidates": 10}],
+    }
+    with pytest.raises(InputError, match=r"unknown key 'thresold_min'.*did you mean 'threshold_min'"):
+        parse_scenario(data)
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    data = {
+        "name": "x",
+        "network": {"source": "file", "path": "missing.osm.pbf", "speed": "fast"},
+        "demand": {"path": "nowhere.csv", "crs": "WGS-84"},
+        "tiers": [{"name": "centre", "threshold_min": 15, "new": 3}],
+        "solver": {"method": "best"},
+    }
+    with pytest.raises(InputError) as info:
+        parse_scenario(data, base_dir=tmp_path)
+    text = str(info.value)
+    assert "missing.osm.pbf" in text
+    assert "speed = 'fast' is not a preset" in text
+    assert "nowhere.csv" in text
+    assert "crs = 'WGS-84'" in text
+    assert "needs candidates" in text
+    assert "[solver] method = 'best'" in text
+
+
+def test_cli_bad_input_exits_2_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[network]\nsource = "file"\npath = "no.osm.pbf"\n', encoding="utf-8")
+    assert main(["run", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("planner: error:")
+    assert "no.osm.pbf" in err
+    assert "Traceback" not in err
+    assert main(["--debug", "run", str(bad)]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_default_scenario_is_valid():
+    scenario = read_scenario(DEFAULT_SCENARIO)
+    assert scenario.name == "shenyang"
+    assert [(t.name, t.new, t.upgrade) for t in scenario.tiers] == [("centre", 100, 0), ("station", 0, 300)]
