@@ -86,8 +86,9 @@ def test_curve_by_hand_and_max_sites():
     short = coverage_curve(times, w, threshold_min=10, max_sites=1, method="heuristic", targets=(0.5, 0.9))
     assert len(short.table) == 2
     assert short.needed["sites"].iloc[0] == 1
-    assert pd.isna(short.needed["sites"].iloc[1])  # beyond max_sites on the greedy curve
+    assert short.needed["sites"].iloc[1] == 2  # the greedy sequence continues past max_sites: B, C
     assert short.needed["lower_bound"].iloc[1] == 2  # the p=1 bound (50) is below 90
+    assert short.needed["status"].iloc[1] == "optimal"
 
 
 @pytest.mark.parametrize(

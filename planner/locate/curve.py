@@ -33,13 +33,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from planner._errors import SolverError
 from planner.costs import TravelTimes
 from planner.locate._common import open_count, prepare, resolve_solver
 from planner.locate._highs import solve_mip
 from planner.locate._reduce import Reduced, reduce_coverage
-from planner.locate.covering import AUTO_EXACT_NNZ
+from planner.locate.covering import AUTO_EXACT_NNZ, _mclp_arrays
 
 log = logging.getLogger(__name__)
+
+#: With an exact method, the curve's bounds are tightened by LP relaxations at up to this many values of p.
+LP_BOUND_POINTS = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,7 +60,8 @@ class CoverageCurve:
         One row per target share of the coverable weight: ``target``, ``sites`` (fewest new sites, exact
         unless
         ``status`` says otherwise; with the greedy method None when the curve up to `max_sites` does not
-        reach it), ``lower_bound`` (proven), ``greedy_sites`` (along the curve), ``status``.
+        reach it), ``lower_bound`` (proven), ``greedy_sites`` (along the greedy sequence, which continues
+        past `max_sites`), ``status``.
     total_weight, coverable_weight, fixed_weight
         All weight; weight some candidate or fixed site reaches; weight fixed sites cover.
     threshold_s
@@ -103,33 +108,61 @@ def _greedy_path(red: Reduced, max_sites: int) -> tuple[np.ndarray, np.ndarray, 
 
 
 def _fewest_sites(red: Reduced, need: float, start_cols: np.ndarray, time_limit_s: float, mip_gap: float):
-    """Exact minimum number of columns covering at least `need` weight (MIP), warm-started from
-    `start_cols`.
+    """Exact minimum number of columns covering at least `need` weight (MIP), warm-started from `start_cols`.
+
+    Reuses the MCLP arrays (with rows reached by one candidate folded onto it): their objective vector is the
+    covered weight, which becomes the one ``>= need`` row; the ``sum x = p`` row is dropped.
     """
-    m, n = red.a.shape
-    total = n + m
-    a = sp.csr_array(red.a)
-    cover_rows = sp.hstack([-a, sp.identity(m, format="csr")], format="csr")
-    weight_row = sp.csr_array(np.concatenate([np.zeros(n), red.weight])[None, :])
+    arrays = _mclp_arrays(red, 0, backup_weight=0.0)
+    n = red.n_cols
+    m = len(arrays["y_rows"])
+    cover_rows = sp.csr_array(arrays["a"])[:m]
+    weight_row = sp.csr_array(arrays["cost"][None, :])
+    total = len(arrays["cost"])
     start = np.zeros(total)
     start[start_cols] = 1.0
-    start[n:] = (np.asarray(a @ start[:n]).ravel() >= 1).astype(float)
-    integral = np.zeros(total, dtype=bool)
-    integral[:n] = True
+    counts = np.asarray(red.a @ start[:n]).ravel()[arrays["y_rows"]]
+    start[n:] = (counts >= 1).astype(float)
     return solve_mip(
-        np.concatenate([np.ones(n), np.zeros(m)]),
+        np.concatenate([np.ones(n), np.zeros(total - n)]),
         sp.vstack([cover_rows, weight_row], format="csc"),
-        np.concatenate([np.full(m, -np.inf), [need]]),
-        np.concatenate([np.zeros(m), [np.inf]]),
-        np.zeros(total),
-        np.ones(total),
-        integral,
+        np.concatenate([arrays["row_lo"][:m], [need]]),
+        np.concatenate([arrays["row_hi"][:m], [np.inf]]),
+        arrays["col_lo"],
+        arrays["col_hi"],
+        arrays["integral"],
         maximize=False,
         time_limit_s=time_limit_s,
         mip_rel_gap=mip_gap,
         what="fewest sites for a target",
         start=start,
     )
+
+
+def _lp_bounds(red: Reduced, ps: np.ndarray, time_limit_s: float) -> dict[int, float]:
+    """LP-relaxation bounds of the reduced MCLP (without fixed weight) at the given p values."""
+    out = {}
+    for p in ps:
+        arrays = _mclp_arrays(red, int(p), backup_weight=0.0)
+        try:
+            lp = solve_mip(
+                arrays["cost"],
+                arrays["a"],
+                arrays["row_lo"],
+                arrays["row_hi"],
+                arrays["col_lo"],
+                arrays["col_hi"],
+                np.zeros_like(arrays["integral"]),
+                maximize=True,
+                time_limit_s=time_limit_s,
+                mip_rel_gap=0.0,
+                what=f"curve LP bound p={p}",
+            )
+        except SolverError:
+            continue
+        if lp.status == "optimal":
+            out[int(p)] = lp.objective
+    return out
 
 
 def coverage_curve(
@@ -198,15 +231,25 @@ def coverage_curve(
     reach = open_count(inst.cover, np.union1d(inst.fixed, inst.candidates)) >= 1
     coverable = float(inst.weight @ reach)
     total = float(inst.weight.sum())
-    k = red.n_cols if max_sites is None else min(int(max_sites), red.n_cols)
-    order, values, bound = _greedy_path(red, k)
-    if max_sites is None:  # until every coverable point is covered
-        done = np.flatnonzero(values >= red.weight.sum() - 1e-9 * max(1.0, coverable))
-        max_sites = k = int(done[0]) if len(done) else k
-        order, values, bound = order[:k], values[: k + 1], bound[: k + 1]
-    max_sites = int(max_sites)
+    # the whole greedy sequence (until nothing is left to cover): the curve is its prefix, `needed` uses all
+    order, values, bound = _greedy_path(red, red.n_cols)
+    done = np.flatnonzero(values >= red.weight.sum() - 1e-9 * max(1.0, coverable))
+    full_k = int(done[0]) if len(done) else red.n_cols
+    greedy_full = fixed_w + values[: full_k + 1]
+    k = full_k if max_sites is None else min(int(max_sites), red.n_cols)
+    max_sites = k if max_sites is None else int(max_sites)
+    order_all = order
+    order, values, bound = order[:k], values[: k + 1], bound[: k + 1]
     covered = fixed_w + values
-    bound = np.maximum(np.minimum(fixed_w + bound, coverable), covered)
+    bound = np.minimum(fixed_w + bound, coverable)
+    exact = method == "exact" or (method == "auto" and red.a.nnz <= AUTO_EXACT_NNZ)
+    if exact and k > 1:
+        # OPT(p) grows with p, so an LP bound at p' also bounds every p <= p'
+        grid = np.unique(np.linspace(1, k, min(k, LP_BOUND_POINTS)).round().astype(int))
+        lp = _lp_bounds(red, grid, time_limit_s)
+        for p_lp, value in sorted(lp.items()):
+            bound[: p_lp + 1] = np.minimum(bound[: p_lp + 1], fixed_w + value)
+    bound = np.maximum(bound, covered)
     ps = np.arange(max_sites + 1)
     # beyond the useful candidates, more sites add nothing
     covered = np.concatenate([covered, np.full(max_sites - k, covered[-1])])
@@ -227,9 +270,9 @@ def coverage_curve(
     needed = _needed(
         red,
         targets,
-        covered,
+        greedy_full,
         bound,
-        order,
+        order_all,
         fixed_w=fixed_w,
         coverable=coverable,
         method=method,
@@ -267,10 +310,11 @@ def _needed(
             continue
         exact = method == "exact" or (method == "auto" and red.a.nnz <= AUTO_EXACT_NNZ)
         if exact:
-            start_cols = order[:greedy_sites] if greedy_sites is not None else order
+            start_cols = order[:greedy_sites] if greedy_sites is not None else order  # the greedy plan
             sol = _fewest_sites(red, need, start_cols, time_limit_s, mip_gap)
             sites = round(sol.objective)
-            lower = max(lower, int(np.ceil(sol.bound - 1e-6)))
+            if np.isfinite(sol.bound):
+                lower = max(lower, int(np.ceil(sol.bound - 1e-6)))
             rows.append((t, sites, lower, greedy_sites, sol.status))
         else:
             status = "optimal" if greedy_sites is not None and greedy_sites <= lower else "heuristic"
