@@ -77,7 +77,9 @@ def quiet_median(*args, **kwargs):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = p_median(*args, **kwargs)
-    target = kwargs.get("mip_gap") or (1e-6 if kwargs.get("method") == "exact" else 0.01)
+    target = kwargs.get("mip_gap")
+    if target is None:
+        target = 1e-6 if kwargs.get("method") == "exact" else 0.001
     gap_warned = [c for c in caught if issubclass(c.category, PlannerWarning)]
     assert [c for c in caught if c not in gap_warned] == []
     assert bool(gap_warned) == (result.gap > target)
@@ -222,6 +224,7 @@ def test_heuristic_exact_bound_order_and_gap():
     assert heur.gap == pytest.approx((heur.objective - heur.bound) / heur.objective)
     assert exact.details["requested_gap"] == 1e-6
     assert heur.details["requested_gap"] == 0.01
+    assert p_median(times, weights, p=8, method="heuristic").details["requested_gap"] == 0.001
 
 
 def test_deterministic_and_ties_by_id():

@@ -65,9 +65,11 @@ from planner.locate._result import SitingResult
 
 log = logging.getLogger(__name__)
 
-#: Default certified relative gap at which the heuristic stops (1 %); the exact method uses
-#: `DEFAULT_MIP_GAP` and the time limit `DEFAULT_TIME_LIMIT_S`, shared by every model.
-DEFAULT_HEURISTIC_GAP = 0.01
+#: Default certified relative gap at which the heuristic stops (0.1 %). The gap is relative to the whole
+#: truncated objective, much of which can be demand beyond the cut-off that no plan serves: at 50,000 x 2,000,
+#: p = 100, 1 % of the objective was 4.6 % of the saving the new sites make, 0.1 % was 0.45 % (4 s instead of
+#: 0.6 s). The exact method uses `DEFAULT_MIP_GAP` and every model the time limit `DEFAULT_TIME_LIMIT_S`.
+DEFAULT_HEURISTIC_GAP = 0.001
 #: ``method="auto"`` solves exactly when the reduced model has at most this many site-demand pairs (HiGHS
 #: closes such p-median MIPs in seconds; at 70,000 pairs it did not find a useful bound in a minute).
 AUTO_EXACT_MAX_PAIRS = 20_000
@@ -474,8 +476,8 @@ def p_median(
     time_limit_s
         Wall-time budget of the whole solve; default 60 s.
     mip_gap
-        Relative gap at which to stop; default 1e-6 for the exact method, 0.01 (1 %) for the heuristic. The
-        gap is relative to the whole truncated objective, far demand included.
+        Relative gap at which to stop; default 1e-6 for the exact method, 0.001 (0.1 %) for the heuristic.
+        The gap is relative to the whole truncated objective, far demand included.
 
     Returns
     -------
