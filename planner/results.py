@@ -61,6 +61,9 @@ def district_table(result) -> pd.DataFrame:
             )
             out = table[["points", "older_residents"]].join(part) if out is None else out.join(part)
     out = out.reset_index()
+    total = out[by[0]].astype(str).eq("total")
+    for col in by[1:]:
+        out[col] = out[col].astype(object).where(~total, "total")
     if result.stand_ins:
         out["note"] = STAND_IN_NOTE.format("; ".join(result.stand_ins))
     return out

@@ -90,10 +90,12 @@ class TierSpec:
     existing: Path | None = None
     id: str = "id"
     crs: str = "wgs84"
-    generate_candidates: int | None = (
-        None  # generate this many candidates on the network when no file is given
-    )
+    generate_candidates: int | None = None  # this many candidates generated on the network, if no file
     stand_in_existing: bool = False  # use the labelled stand-in stations of the built-in default
+    exclude: tuple[str, ...] = ()  # site ids that are unavailable (e.g. land not free): never chosen
+    equity_min_share: float | None = None  # every area (equity_by) reaches at least this covered share
+    equity_maximin: bool = False  # maximise the worst area's covered share first
+    equity_by: str = "district_name"  # demand column naming the area of each point
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,10 @@ _KEYS: dict[str, set[str]] = {
         "crs",
         "generate_candidates",
         "stand_in_existing",
+        "exclude",
+        "equity_min_share",
+        "equity_maximin",
+        "equity_by",
     },
     "solver": {"method", "time_limit_s", "mip_gap"},
     "areas": {"path", "name", "crs", "builtin"},
@@ -375,6 +381,17 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
             problems.append(
                 f'{where} ({t_name}): upgrade = {upgrade} needs existing = "<file>" of current sites'
             )
+        if new and upgrade:
+            problems.append(
+                f"{where} ({t_name}): give new or upgrade, not both; put new sites and upgrades in two tiers"
+            )
+        exclude = raw.get("exclude", [])
+        if not isinstance(exclude, list) or not all(isinstance(e, str | int) for e in exclude):
+            problems.append(f"{where} exclude = {exclude!r} must be a list of site ids")
+            exclude = []
+        equity_share = raw.get("equity_min_share")
+        if equity_share is not None:
+            equity_share = float(_number(equity_share, f"{where} equity_min_share", problems, low=0, high=1))
         t_crs = str(raw.get("crs", "wgs84"))
         tiers.append(
             TierSpec(
@@ -388,6 +405,10 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
                 crs=t_crs.lower() if t_crs.lower() in ("wgs84", "gcj02", "bd09") else t_crs,
                 generate_candidates=generate,
                 stand_in_existing=stand_in_existing,
+                exclude=tuple(str(e) for e in exclude),
+                equity_min_share=equity_share,
+                equity_maximin=bool(raw.get("equity_maximin", False)),
+                equity_by=str(raw.get("equity_by", "district_name")),
             )
         )
 
@@ -588,7 +609,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
     outcomes = []
     with stage("solve"):
         for t in scenario.tiers:
-            outcomes.append(_solve_tier(t, tier_sites[t.name], times[t.name], weights, scenario))
+            outcomes.append(_solve_tier(t, tier_sites[t.name], times[t.name], demand, scenario))
     with stage("coverage"):
         open_by_tier = {o.spec.name: list(o.result.selected) + list(o.result.fixed) for o in outcomes}
         coverage = multi_tier_coverage(
@@ -806,40 +827,54 @@ def _load_sites(tier: TierSpec, net, demand, scenario: Scenario):
     return sites
 
 
-def _solve_tier(tier: TierSpec, sites, times, weights, scenario: Scenario) -> TierOutcome:
-    from planner.locate import mclp
+def _solve_tier(tier: TierSpec, sites, times, demand, scenario: Scenario) -> TierOutcome:
+    import numpy as np
+
+    from planner.locate import Equity, mclp
 
     solver = scenario.solver
-    existing = list(sites.index[sites["status"] == "existing"])
-    candidates = list(sites.index[sites["status"] == "candidate"])
+    weights = demand["weight"]
+    unavailable = set(tier.exclude)
+    unknown = sorted(unavailable - {str(i) for i in sites.index})
+    if unknown:
+        from planner._validate import first_ids
+
+        raise InputError(
+            f"tier {tier.name!r}: exclude names ids that are not sites of the tier: {first_ids(unknown)}"
+        )
+    usable = ~sites.index.astype(str).isin(unavailable)
+    existing = list(sites.index[(sites["status"] == "existing") & usable])
+    candidates = list(sites.index[(sites["status"] == "candidate") & usable])
+    equity = None
+    if tier.equity_min_share is not None or tier.equity_maximin:
+        if tier.equity_by not in demand.columns:
+            raise InputError(
+                f"tier {tier.name!r}: equity_by = {tier.equity_by!r} is not a column of the demand; "
+                f"columns are {[c for c in demand.columns if c != 'geometry']}"
+            )
+        equity = Equity(
+            groups=demand[tier.equity_by].astype(str),
+            min_share=tier.equity_min_share,
+            maximin=tier.equity_maximin,
+        )
+    options = {
+        "threshold_min": tier.threshold_min,
+        "equity": equity,
+        "method": solver.method,
+        "time_limit_s": solver.time_limit_s,
+        "mip_gap": solver.mip_gap,
+    }
     if tier.upgrade:
         # choose which existing sites to upgrade; the others do not offer the upgraded service
-        result = mclp(
-            times,
-            weights,
-            p=tier.upgrade,
-            threshold_min=tier.threshold_min,
-            candidates=existing,
-            method=solver.method,
-            time_limit_s=solver.time_limit_s,
-            mip_gap=solver.mip_gap,
-        )
+        result = mclp(times, weights, p=tier.upgrade, candidates=existing, **options)
         status = dict.fromkeys(result.selected, "upgraded")
     else:
-        result = mclp(
-            times,
-            weights,
-            p=tier.new,
-            threshold_min=tier.threshold_min,
-            fixed=existing or None,
-            candidates=candidates,
-            method=solver.method,
-            time_limit_s=solver.time_limit_s,
-            mip_gap=solver.mip_gap,
-        )
+        result = mclp(times, weights, p=tier.new, fixed=existing or None, candidates=candidates, **options)
         status = dict.fromkeys(result.selected, "new")
     sites = sites.copy()
     sites["status"] = [status.get(i, s) for i, s in zip(sites.index, sites["status"], strict=True)]
+    # an unavailable site stays what it was (existing, or a candidate not chosen) and says why in `note`
+    sites["note"] = np.where(usable, "", "excluded by the scenario")
     return TierOutcome(spec=tier, sites=sites, times=times, result=result)
 
 

@@ -209,3 +209,71 @@ def test_default_scenario_is_valid():
     scenario = read_scenario(DEFAULT_SCENARIO)
     assert scenario.name == "shenyang"
     assert [(t.name, t.new, t.upgrade) for t in scenario.tiers] == [("centre", 100, 0), ("station", 0, 300)]
+
+
+def _variant(
+    example_dir: Path, name: str, extra_top: str = "", centre_extra: str = "", station_extra: str = ""
+) -> Path:
+    text = MINIMAL.replace('name = "example"', f'name = "{name}"\n{extra_top}')
+    text = text.replace('candidates = "candidates.csv"\n', f'candidates = "candidates.csv"\n{centre_extra}')
+    text = text.replace('existing = "stations.csv"\n', f'existing = "stations.csv"\n{station_extra}')
+    path = example_dir / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_an_unavailable_site_is_never_chosen(example_dir):
+    base = run(read_scenario(example_dir / "example.toml"))
+    centre = base.tiers[0].result
+    gone = centre.selected[0]
+    scenario = read_scenario(_variant(example_dir, "no_site", centre_extra=f'exclude = ["{gone}"]\n'))
+    again = run(scenario)
+    assert gone not in again.tiers[0].result.selected
+    assert again.tiers[0].result.objective <= centre.objective + 1e-9
+    sites = again.tiers[0].sites
+    assert sites.loc[gone, "note"] == "excluded by the scenario"
+
+
+def test_exclude_with_an_unknown_id_is_an_error(example_dir):
+    scenario = read_scenario(_variant(example_dir, "bad_exclude", centre_extra='exclude = ["nope"]\n'))
+    with pytest.raises(InputError, match="exclude names ids that are not sites of the tier: nope"):
+        run(scenario)
+
+
+def test_equity_floor_per_area_is_met(example_dir):
+    import shapely
+
+    demand = pd.read_csv(example_dir / "demand.csv")
+    mid = float(demand["lon"].median())
+    lo_lon, hi_lon = demand["lon"].min() - 0.01, demand["lon"].max() + 0.01
+    lo_lat, hi_lat = demand["lat"].min() - 0.01, demand["lat"].max() + 0.01
+    areas = gpd.GeoDataFrame(
+        {"name": ["west", "east"]},
+        geometry=[shapely.box(lo_lon, lo_lat, mid, hi_lat), shapely.box(mid, lo_lat, hi_lon, hi_lat)],
+        crs=4326,
+    )
+    areas.to_file(example_dir / "areas.geojson", driver="GeoJSON")
+    plain = run(read_scenario(_variant(example_dir, "areas_only", '[areas]\npath = "areas.geojson"\n')))
+
+    def shares(result, table):
+        covered = table["covered_station"].astype(float) * result.demand["weight"]
+        by_area = result.demand["district_name"]
+        return covered.groupby(by_area).sum() / result.demand["weight"].groupby(by_area).sum()
+
+    before = shares(plain, plain.coverage)
+    best = shares(plain, plain.today)  # all 12 existing stations open: the most any area can reach
+    worst = before.idxmin()
+    assert before[worst] < best[worst]  # the plan without a floor leaves that half below its best
+    floor = float(before[worst] + best[worst]) / 2
+    fair = run(
+        read_scenario(
+            _variant(
+                example_dir,
+                "fair",
+                '[areas]\npath = "areas.geojson"\n',
+                station_extra=f"equity_min_share = {floor}\n",
+            )
+        )
+    )
+    assert (shares(fair, fair.coverage) >= floor - 1e-9).all()
+    assert fair.tiers[1].result.objective <= plain.tiers[1].result.objective + 1e-9

@@ -1,0 +1,47 @@
+"""The README's first command: `planner demo` on the built-in Shenyang default, as a new user runs it."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from planner.cli import main
+
+
+@pytest.mark.slow
+def test_demo_writes_a_labelled_plan_for_shenyang(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PLANNER_CACHE", str(tmp_path / "cache"))  # no cached download: the stand-in network
+    out = tmp_path / "demo"
+    assert main(["--quiet", "demo", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"map: {(out / 'map.html').resolve()}" in printed
+    assert "STAND-IN DATA" in printed
+
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["network"]["source"] == "synthetic"
+    assert metrics["network"]["stand_in"] is True
+    assert metrics["demand"]["source"] == "estimated"
+    assert metrics["demand"]["weight_total"] == pytest.approx(9_070_119 * 0.2705, rel=1e-3)
+    assert metrics["demand"]["far_from_street"] == 0
+    tiers = {t["name"]: t for t in metrics["tiers"]}
+    assert len(tiers["centre"]["selected_ids"]) == 100
+    assert len(tiers["station"]["selected_ids"]) == 300
+    for tier in tiers.values():
+        assert tier["gap"] is not None and tier["gap"] <= 0.01  # solved to a stated gap
+        assert tier["bound"] >= tier["objective"] - 1e-6
+    # upgrading 300 of the existing stations covers fewer people than all of them do today
+    assert tiers["station"]["coverage_share"] <= tiers["station"]["coverage_share_today"]
+    needed = metrics["curve"]["sites_needed"]
+    assert needed["0.8"]["sites"] <= needed["0.9"]["sites"] <= needed["1"]["sites"]
+
+    districts = pd.read_csv(out / "districts.csv")
+    assert "total" in districts["district_name"].tolist()
+    assert districts["note"].str.contains("stand-in").all()
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert "SYNTHETIC STAND-IN street network" in page
+    assert "ESTIMATED demand positions" in page
+    coverage = pd.read_csv(out / "coverage.csv")
+    assert len(coverage) == metrics["demand"]["points"]
+    assert coverage["stand_in"].all()
