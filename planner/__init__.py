@@ -8,4 +8,12 @@ __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["DataError", "InfeasibleError", "InputError", "PlannerError", "PlannerWarning", "SolverError", "__version__"]
+__all__ = [
+    "DataError",
+    "InfeasibleError",
+    "InputError",
+    "PlannerError",
+    "PlannerWarning",
+    "SolverError",
+    "__version__",
+]

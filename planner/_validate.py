@@ -35,11 +35,15 @@ def point_problems(gdf, name: str, *, need_crs: bool = True) -> list[str]:
     import geopandas as gpd
 
     if not isinstance(gdf, gpd.GeoDataFrame):
-        return [f"`{name}` must be a GeoDataFrame, got {type(gdf).__name__}; build one with geopandas.GeoDataFrame"]
+        return [
+            f"`{name}` must be a GeoDataFrame, got {type(gdf).__name__}; "
+            "build one with geopandas.GeoDataFrame"
+        ]
     problems: list[str] = []
     if need_crs and gdf.crs is None:
         problems.append(
-            f"`{name}` has no CRS; set it with `gdf.set_crs(4326)` (WGS84) or the EPSG code of its coordinates"
+            f"`{name}` has no CRS; set it with `gdf.set_crs(4326)` (WGS84) "
+            "or the EPSG code of its coordinates"
         )
     if gdf.index.has_duplicates:
         dup = gdf.index[gdf.index.duplicated()].unique()
@@ -78,7 +82,9 @@ def weight_problems(weights: pd.Series, name: str) -> list[str]:
         return [f"`{name}` must be numbers; rows {first_ids(bad.index)} are not (e.g. {bad.iloc[0]!r})"]
     nan = values.isna() | ~np.isfinite(values)
     if nan.any():
-        problems.append(f"`{name}` is NaN or infinite in rows {first_ids(values.index[nan])}; fill or drop them")
+        problems.append(
+            f"`{name}` is NaN or infinite in rows {first_ids(values.index[nan])}; fill or drop them"
+        )
     neg = values < 0
     if neg.any():
         problems.append(
@@ -93,9 +99,7 @@ def check_points(gdf, name: str, *, weight: str | None = None) -> None:
     problems = point_problems(gdf, name)
     if weight is not None and not problems:
         if weight not in gdf.columns:
-            problems.append(
-                f"`{name}` has no weight column {weight!r}; columns are {list(gdf.columns)}"
-            )
+            problems.append(f"`{name}` has no weight column {weight!r}; columns are {list(gdf.columns)}")
         else:
             problems += weight_problems(gdf[weight], f"{name}[{weight!r}]")
     raise_if(problems, f"`{name}`")

@@ -2,12 +2,12 @@
 
 Walking speeds
 --------------
-Planning practice (GB 50180-2018 and the 15-minute life circle literature) assumes 60 m/min, i.e. 1.0 m/s, so a
-15-minute walk reaches 900 m of street; the standard's 15-minute circle is 800-1,000 m. Measured older people are
-slower (see ``../shared/docs/DOMAIN.md``):
+Planning practice (GB 50180-2018 and the 15-minute life circle literature) assumes 60 m/min, i.e.
+1.0 m/s, so a 15-minute walk reaches 900 m of street; the standard's 15-minute circle is 800-1,000 m.
+Measured older people are slower (see ``../shared/docs/DOMAIN.md``):
 
-* Willberg et al. (2023), Helsinki: median walking speed of older adults 1.18 m/s on dry pavement and 1.08 m/s on
-  gritted ice (winter);
+* Willberg et al. (2023), Helsinki: median walking speed of older adults 1.18 m/s on dry pavement and
+  1.08 m/s on gritted ice (winter);
 * the Bath study: adults aged 65+ at risk of falls 0.76 m/s, frail adults 0.64 m/s;
 * speed falls about 0.006 m/s per year after 60.
 """
