@@ -45,3 +45,35 @@ def test_demo_writes_a_labelled_plan_for_shenyang(tmp_path, capsys, monkeypatch)
     coverage = pd.read_csv(out / "coverage.csv")
     assert len(coverage) == metrics["demand"]["points"]
     assert coverage["stand_in"].all()
+
+
+def test_network_fetch_caches_and_auto_then_uses_real_streets(tmp_path, monkeypatch, capsys):
+    """`planner network fetch` downloads once (here: a recorded small OSM file), and source = "auto" uses it."""
+    from pathlib import Path
+
+    import osmnx as ox
+
+    from planner.scenario import DemandSpec, NetworkSpec, Scenario, _load_network
+
+    small = Path(__file__).parent / "data" / "net_small.osm"
+    calls = []
+
+    def download(query, **kwargs):
+        calls.append(query)
+        return ox.graph_from_xml(small, simplify=False, retain_all=True)
+
+    monkeypatch.setattr(ox, "graph_from_place", download)
+    monkeypatch.setenv("PLANNER_CACHE", str(tmp_path / "cache"))
+    assert main(["network", "fetch", "--place", "Heping District, Shenyang, China"]) == 0
+    printed = capsys.readouterr().out
+    cached = Path(printed.split("walk network cached: ")[1].strip())
+    assert cached.exists() and cached.is_relative_to(tmp_path / "cache")
+    assert calls == ["Heping District, Shenyang, China"]
+
+    spec = NetworkSpec(
+        source="auto", path=tmp_path / "absent.osm.pbf", place="Heping District, Shenyang, China"
+    )
+    net = _load_network(Scenario(name="t", network=spec, demand=DemandSpec(), tiers=()), None, None)
+    assert net.source == "osm-online"
+    assert not net.stand_in
+    assert calls == ["Heping District, Shenyang, China"]  # read from the cache, not downloaded again
