@@ -48,7 +48,7 @@ def test_demo_writes_a_labelled_plan_for_shenyang(tmp_path, capsys, monkeypatch)
 
 
 def test_network_fetch_caches_and_auto_then_uses_real_streets(tmp_path, monkeypatch, capsys):
-    """`planner network fetch` downloads once (here: a recorded small OSM file), and source = "auto" uses it."""
+    """`planner network fetch` downloads once (a recorded small OSM file here); source = "auto" uses it."""
     from pathlib import Path
 
     import osmnx as ox
