@@ -220,7 +220,7 @@ def plan_map(
         max_zoom=MAX_ZOOM,
         prefer_canvas=True,
         control_scale=True,
-        zoom_control="bottomleft",
+        zoom_control="bottomright",
         zoom_snap=0.25,
     )
     m._id = "plan"
