@@ -1,0 +1,136 @@
+"""The notebooks run from top to bottom and show the numbers a planner reads.
+
+Each notebook is executed with nbclient in a temporary copy of ``notebooks/`` (so that the maps it saves under
+``../maps/`` land in the temporary folder), with ``PLANNER_CACHE`` pointing at a temporary folder so that no
+cached download or prepared network of the developer's machine is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+CELL_TIMEOUT_S = 300
+
+
+def _execute(name: str, tmp_path: Path, monkeypatch) -> nbformat.NotebookNode:
+    """Run notebook `name` in a copy under `tmp_path` and return the executed notebook."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(NOTEBOOKS / name, folder / name)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    # the kernel inherits this process' environment
+    monkeypatch.setenv("PLANNER_CACHE", str(cache))
+    monkeypatch.delenv("PLANNER_OFFLINE", raising=False)
+    nb = nbformat.read(folder / name, as_version=4)
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(folder)}},
+    )
+    client.execute(cwd=str(folder), env=dict(os.environ))
+    return nb
+
+
+def _texts(nb) -> list[str]:
+    """Printed text and plain / HTML representations of every code cell's outputs, one string a cell."""
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        parts = []
+        for o in cell.get("outputs", []):
+            if o.output_type == "stream":
+                parts.append(o.text)
+            elif o.output_type == "error":
+                parts.append(f"{o.ename}: {o.evalue}")
+            else:
+                data = o.get("data", {})
+                parts.extend(str(data[k]) for k in ("text/plain", "text/html") if k in data)
+        out.append("\n".join(parts))
+    return out
+
+
+def _no_errors(nb) -> None:
+    errors = [
+        f"cell {i}: {o.ename}: {o.evalue}"
+        for i, cell in enumerate(nb.cells)
+        for o in cell.get("outputs", [])
+        if o.output_type == "error"
+    ]
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_committed_without_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)
+    ]
+    assert not dirty, f"{path.name}: cells {dirty} keep outputs; clear them before committing"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_walk_times_on_real_streets(tmp_path: Path, monkeypatch) -> None:
+    nb = _execute("01_walk_times_on_real_streets.ipynb", tmp_path, monkeypatch)
+    _no_errors(nb)
+    text = "\n".join(_texts(nb))
+    # the real Helsinki network: thousands of nodes, from the .pbf, not a stand-in
+    assert re.search(r"walk network: [\d,]{5,} nodes", text)
+    assert "source: osm-pbf; stand-in: False" in text
+    # the synthetic layers say so
+    assert "older residents (synthetic), stand-in: True" in text
+    # the MCLP table: proven optimal, gap zero, three fixed existing stations
+    assert "existing-1, existing-2, existing-3" in text
+    assert re.search(r"gap\s+0\.00%", text)
+    # all four speeds compared; the coverage curve answers every target
+    for speed in ("planning", "older_winter", "older_at_risk", "frail"):
+        assert speed in text
+    assert "fewest new sites" in text
+    assert "p-median (shortest mean walk)" in text
+    assert "p-center (shortest worst walk)" in text
+    # the map was saved next to the notebooks' folder and shown inline as the cell's result
+    map_file = tmp_path / "maps" / "helsinki_notebook" / "map.html"
+    assert map_file.stat().st_size > 10_000
+    assert "SYNTHETIC older residents" in map_file.read_text(encoding="utf-8")
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert any("text/html" in o.get("data", {}) for o in last.outputs)
+
+
+@pytest.mark.slow
+def test_shenyang_default(tmp_path: Path, monkeypatch) -> None:
+    nb = _execute("02_shenyang_default.ipynb", tmp_path, monkeypatch)
+    _no_errors(nb)
+    texts = _texts(nb)
+    text = "\n".join(texts)
+    # the headline of both runs, with the stand-ins named
+    assert re.search(r"shenyang: [\d,]+ older residents at [\d,]+ demand points", text)
+    assert re.search(r"centre: 100 sites chosen, [\d,]+ \([\d.]+%\) within 15 min walk", text)
+    assert re.search(r"station: 300 sites chosen", text)
+    assert "SYNTHETIC STAND-IN street network" in text
+    assert "ESTIMATED demand positions" in text
+    # district table, curve, winter comparison and equity all produced their output
+    assert "和平区" in text
+    assert "fewest new centres" in text
+    assert "centre, winter 1.08 m/s" in text
+    assert "with at least 10 % per district" in text
+    assert "InfeasibleError: `equity.min_share` cannot be met" in text
+    # the run folder was written next to the notebooks' folder and the map shown
+    out = tmp_path / "maps" / "shenyang_notebook"
+    for name in ("map.html", "districts.csv", "metrics.json", "sites.geojson"):
+        assert (out / name).stat().st_size > 0, name
+    assert "iframe" in texts[-1]
