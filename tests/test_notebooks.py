@@ -107,8 +107,13 @@ def test_walk_times_on_real_streets(tmp_path: Path, monkeypatch) -> None:
     map_file = tmp_path / "maps" / "helsinki_notebook" / "map.html"
     assert map_file.stat().st_size > 10_000
     assert "SYNTHETIC older residents" in map_file.read_text(encoding="utf-8")
-    last = [c for c in nb.cells if c.cell_type == "code"][-1]
-    assert any("text/html" in o.get("data", {}) for o in last.outputs)
+    map_cell = next(c for c in nb.cells if c.cell_type == "code" and "plan_map(" in c.source)
+    result = [o for o in map_cell.outputs if o.output_type == "execute_result"]
+    assert result, "the map cell must end with the Map object"
+    assert "folium" in result[0]["data"]["text/plain"]
+    assert "iframe" in result[0]["data"]["text/html"]
+    # the closing check finds the synthetic points placed along service tunnels
+    assert re.search(r"\d+ synthetic demand points .* have no open station within 15 min on foot", text)
 
 
 @pytest.mark.slow
