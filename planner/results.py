@@ -165,32 +165,76 @@ def _finite(value) -> float | None:
     return round(value, 6) if np.isfinite(value) else None
 
 
-def write_outputs(result, out: str | Path) -> dict[str, Path]:
-    """Write the run folder (see module docstring) and return the paths by name."""
+def all_sites(result):
+    """Every site of every tier (WGS84, index site_id) with ``tier`` and ``status``."""
     import geopandas as gpd
 
-    from planner.maps import plan_map, save_map
+    sites = gpd.GeoDataFrame(pd.concat([t.sites for t in result.tiers]), crs=4326)
+    sites.index.name = "site_id"
+    return sites
+
+
+def service_area_layer(result):
+    """The chosen sites' service areas of every tier in one GeoDataFrame (WGS84), or None."""
+    import geopandas as gpd
+
+    areas = [t.service_areas for t in result.tiers if t.service_areas is not None]
+    if not areas:
+        return None
+    return gpd.GeoDataFrame(pd.concat(areas, ignore_index=True), crs=4326)
+
+
+def result_map(result, *, districts: pd.DataFrame | None = None, tiles="OpenStreetMap"):
+    """The run's folium map (offline-capable, stand-ins in the banner); show it in a notebook or save it.
+
+    Parameters
+    ----------
+    result
+        A `planner.scenario.RunResult`.
+    districts
+        The run's `district_table` when already computed.
+    tiles
+        Background tiles (default OpenStreetMap; they need internet, every layer draws without them).
+    """
+    from planner.maps import plan_map
+
+    service = service_area_layer(result)
+    if service is not None:
+        service.attrs.clear()  # the network's stand-in note covers the service areas
+    return plan_map(
+        demand=_map_demand(result),
+        sites=all_sites(result),
+        service_areas=service,
+        districts=_map_districts(result, district_table(result) if districts is None else districts),
+        tiers=[{"name": t.spec.name, "threshold_min": t.spec.threshold_min} for t in result.tiers],
+        # stand-in sites are listed by the map itself, from their `stand_in` column
+        stand_ins=[s for s in result.stand_ins if not s.startswith("STAND-IN ")],
+        title=_map_title(result),
+        summary=_map_summary(result),
+        offline=True,
+        tiles=tiles,
+    )
+
+
+def write_outputs(result, out: str | Path) -> dict[str, Path]:
+    """Write the run folder (see module docstring) and return the paths by name."""
+    from planner.maps import save_map
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
 
-    sites = gpd.GeoDataFrame(pd.concat([t.sites for t in result.tiers]), crs=4326)
-    sites.index.name = "site_id"
-    chosen = sites[sites["status"].isin(["new", "upgraded"])]
-    writable = _plain_columns(sites)
+    sites = all_sites(result)
+    chosen = _plain_columns(sites[sites["status"].isin(["new", "upgraded"])]).reset_index()
     paths["sites"] = out / "sites.geojson"
-    _plain_columns(chosen).reset_index().to_file(paths["sites"], driver="GeoJSON")
+    chosen.to_file(paths["sites"], driver="GeoJSON")
     paths["sites_gpkg"] = out / "sites.gpkg"
-    if paths["sites_gpkg"].exists():
-        paths["sites_gpkg"].unlink()
-    _plain_columns(chosen).reset_index().to_file(paths["sites_gpkg"], layer="chosen", driver="GPKG")
-    writable.reset_index().to_file(paths["sites_gpkg"], layer="all_sites", driver="GPKG")
+    paths["sites_gpkg"].unlink(missing_ok=True)
+    chosen.to_file(paths["sites_gpkg"], layer="chosen", driver="GPKG")
+    _plain_columns(sites).reset_index().to_file(paths["sites_gpkg"], layer="all_sites", driver="GPKG")
 
-    areas = [t.service_areas for t in result.tiers if t.service_areas is not None]
-    service = None
-    if areas:
-        service = gpd.GeoDataFrame(pd.concat(areas, ignore_index=True), crs=4326)
+    service = service_area_layer(result)
+    if service is not None:
         paths["service_areas"] = out / "service_areas.geojson"
         service.to_file(paths["service_areas"], driver="GeoJSON")
 
@@ -203,26 +247,12 @@ def write_outputs(result, out: str | Path) -> dict[str, Path]:
         paths["curve"] = out / "curve.csv"
         result.curve.table.to_csv(paths["curve"], index=False)
 
-    if service is not None:
-        service.attrs.clear()  # the network's stand-in note covers the service areas
-    m = plan_map(
-        demand=_map_demand(result),
-        sites=sites,
-        service_areas=service,
-        districts=_map_districts(result, districts),
-        tiers=[{"name": t.spec.name, "threshold_min": t.spec.threshold_min} for t in result.tiers],
-        # stand-in sites are listed by the map itself, from their `stand_in` column
-        stand_ins=[s for s in result.stand_ins if not s.startswith("STAND-IN ")],
-        title=_map_title(result),
-        summary=_map_summary(result),
-        offline=True,
-        tiles="OpenStreetMap",
-    )
-    paths["map"] = save_map(m, out / "map.html")
+    paths["map"] = save_map(result_map(result, districts=districts), out / "map.html")
 
-    data = metrics(result)
     paths["metrics"] = out / "metrics.json"
-    paths["metrics"].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths["metrics"].write_text(
+        json.dumps(metrics(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     log.info("wrote %d files to %s", len(paths), out)
     return paths
 

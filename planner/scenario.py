@@ -130,6 +130,7 @@ class Scenario:
     description: str = ""
     base_dir: Path = Path()
     curve_max_sites: int | None = None
+    curve_targets: tuple[float, ...] = (0.8, 0.9, 0.95, 1.0)  # shares; () skips the fewest-sites solves
 
     def with_speed(self, speed: str | float) -> Scenario:
         """The same scenario at another walking speed (a preset name or m/s)."""
@@ -169,7 +170,7 @@ _KEYS: dict[str, set[str]] = {
     },
     "solver": {"method", "time_limit_s", "mip_gap"},
     "areas": {"path", "name", "crs", "builtin"},
-    "curve": {"max_sites"},
+    "curve": {"max_sites", "targets"},
 }
 
 
@@ -436,8 +437,18 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
             builtin=builtin,
         )
     curve_max = None
+    curve_targets = Scenario.curve_targets
     if "curve" in data:
         _unknown_keys(data["curve"], "curve", problems)
+        targets = data["curve"].get("targets", list(Scenario.curve_targets))
+        if not isinstance(targets, list) or not all(
+            isinstance(t, int | float) and not isinstance(t, bool) and 0 < t <= 1 for t in targets
+        ):
+            problems.append(
+                f"[curve] targets = {targets!r} must be a list of shares in (0, 1], e.g. [0.8, 0.9]"
+            )
+            targets = []
+        curve_targets = tuple(float(t) for t in targets)
         if "max_sites" in data["curve"]:
             curve_max = int(
                 _number(data["curve"]["max_sites"], "[curve] max_sites", problems, low=1, integer=True)
@@ -456,6 +467,7 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
         description=str(data.get("description", "")),
         base_dir=base.resolve(),
         curve_max_sites=curve_max,
+        curve_targets=curve_targets,
     )
 
 
@@ -882,16 +894,21 @@ def _curve(outcome: TierOutcome, weights, scenario: Scenario):
     from planner.locate import coverage_curve
 
     tier = outcome.spec
-    existing = list(outcome.sites.index[outcome.sites["status"] == "existing"])
-    candidates = list(outcome.sites.index[outcome.sites["status"].isin(["candidate", "new"])])
-    max_sites = min(scenario.curve_max_sites or 3 * tier.new, len(candidates))
+    sites = outcome.sites[outcome.sites["note"] == ""]  # unavailable sites are off the curve too
+    existing = list(sites.index[sites["status"] == "existing"])
+    candidates = list(sites.index[sites["status"].isin(["candidate", "new"])])
+    wanted = 3 * tier.new if scenario.curve_max_sites is None else scenario.curve_max_sites
     return coverage_curve(
         outcome.times,
         weights,
         threshold_min=tier.threshold_min,
         fixed=existing or None,
         candidates=candidates,
-        max_sites=max_sites,
+        max_sites=min(wanted, len(candidates)),
+        targets=scenario.curve_targets,
+        method=scenario.solver.method,
+        time_limit_s=scenario.solver.time_limit_s,
+        mip_gap=scenario.solver.mip_gap,
     )
 
 

@@ -277,3 +277,25 @@ def test_equity_floor_per_area_is_met(example_dir):
     )
     assert (shares(fair, fair.coverage) >= floor - 1e-9).all()
     assert fair.tiers[1].result.objective <= plain.tiers[1].result.objective + 1e-9
+
+
+def test_curve_targets_can_be_chosen_or_skipped(example_dir):
+    skip = run(read_scenario(_variant(example_dir, "no_targets", "[curve]\nmax_sites = 8\ntargets = []\n")))
+    assert skip.curve.needed.empty
+    assert skip.curve.table["p"].max() == 8
+    some = run(read_scenario(_variant(example_dir, "one_target", "[curve]\ntargets = [0.9]\n")))
+    assert some.curve.needed["target"].tolist() == [0.9]
+    with pytest.raises(InputError, match=r"\[curve\] targets = \[1.5\] must be a list of shares"):
+        read_scenario(_variant(example_dir, "bad_targets", "[curve]\ntargets = [1.5]\n"))
+
+
+def test_result_map_is_a_folium_map_for_notebooks(example_dir):
+    import folium
+
+    from planner.results import result_map
+
+    result = run(read_scenario(example_dir / "example.toml"))
+    m = result_map(result)
+    assert isinstance(m, folium.Map)
+    html = m.get_root().render()
+    assert "example: 5 new centres (15 min), 3 upgraded stations (10 min)" in html
