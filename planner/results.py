@@ -130,6 +130,19 @@ def metrics(result) -> dict:
             "tier": next(t.spec.name for t in result.tiers if t.spec.new),
             "sites_needed": {str(k): v for k, v in _sites_needed(result.curve).items()},
         }
+    joint = None
+    if result.joint is not None:
+        joint = {
+            "objective_kind": result.scenario.joint.objective,
+            "budget": result.scenario.joint.budget,
+            "cost": result.joint.details.get("cost"),
+            "objective": _finite(result.joint.objective),
+            "bound": _finite(result.joint.bound),
+            "gap": _finite(result.joint.gap),
+            "status": result.joint.status,
+            "method": result.joint.method,
+            "solve_s": round(result.joint.solve_s, 3),
+        }
     net = dict(result.network_summary)
     return {
         "scenario": result.scenario.name,
@@ -145,6 +158,7 @@ def metrics(result) -> dict:
         },
         "speed_mps": result.scenario.network.speed_mps,
         "tiers": tiers,
+        "joint": joint,
         "curve": curve,
         "timings_s": dict(result.timings_s),
     }
@@ -319,7 +333,10 @@ def _map_summary(result) -> dict[str, str]:
             before = float(result.today[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
             text += f" (today {before / total:.1%})"
         summary[f"Within {tier.spec.threshold_min:g} min of a {name} ({verb})"] = text
-        summary[f"{name} plan quality"] = f"{tier.result.status}, gap {tier.result.gap:.2%}"
+        if result.joint is None:
+            summary[f"{name} plan quality"] = f"{tier.result.status}, gap {tier.result.gap:.2%}"
+    if result.joint is not None:
+        summary["Both tiers together"] = f"{result.joint.status}, gap {result.joint.gap:.2%}"
     summary["Walking speed"] = f"{result.scenario.network.speed_mps:g} m/s"
     return summary
 

@@ -96,6 +96,8 @@ class TierSpec:
     equity_min_share: float | None = None  # every area (equity_by) reaches at least this covered share
     equity_maximin: bool = False  # maximise the worst area's covered share first
     equity_by: str = "district_name"  # demand column naming the area of each point
+    cost: float | None = None  # cost of one site (new site or upgrade), for a [joint] budget
+    cost_column: str | None = None  # or a column of the candidates / existing file holding each site's cost
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,14 @@ class SolverSpec:
     method: str = "auto"
     time_limit_s: float = 60.0
     mip_gap: float = 1e-4
+
+
+@dataclass(frozen=True)
+class JointSpec:
+    """Solve a tier of new sites and a tier of upgrades together: a shared budget, or coverage by either."""
+
+    budget: float | None = None  # total cost of new sites and upgrades together (then counts are maxima)
+    objective: str = "sum"  # "sum" of each tier's covered older residents, or "either" (covered once)
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,7 @@ class Scenario:
     base_dir: Path = Path()
     curve_max_sites: int | None = None
     curve_targets: tuple[float, ...] = (0.8, 0.9, 0.95, 1.0)  # shares; () skips the fewest-sites solves
+    joint: JointSpec | None = None
 
     def with_speed(self, speed: str | float) -> Scenario:
         """The same scenario at another walking speed (a preset name or m/s)."""
@@ -139,7 +150,7 @@ class Scenario:
 
 
 _KEYS: dict[str, set[str]] = {
-    "": {"name", "description", "network", "demand", "tiers", "solver", "areas", "curve"},
+    "": {"name", "description", "network", "demand", "tiers", "solver", "areas", "curve", "joint"},
     "network": {"source", "path", "place", "bbox", "speed_mps", "speed", "max_snap_m", "seed"},
     "demand": {
         "source",
@@ -167,7 +178,10 @@ _KEYS: dict[str, set[str]] = {
         "equity_min_share",
         "equity_maximin",
         "equity_by",
+        "cost",
+        "cost_column",
     },
+    "joint": {"budget", "objective"},
     "solver": {"method", "time_limit_s", "mip_gap"},
     "areas": {"path", "name", "crs", "builtin"},
     "curve": {"max_sites", "targets"},
@@ -410,6 +424,10 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
                 equity_min_share=equity_share,
                 equity_maximin=bool(raw.get("equity_maximin", False)),
                 equity_by=str(raw.get("equity_by", "district_name")),
+                cost=(
+                    float(_number(raw["cost"], f"{where} cost", problems, low=0)) if "cost" in raw else None
+                ),
+                cost_column=raw.get("cost_column"),
             )
         )
 
@@ -454,6 +472,36 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
                 _number(data["curve"]["max_sites"], "[curve] max_sites", problems, low=1, integer=True)
             )
 
+    joint = None
+    if "joint" in data:
+        raw = data["joint"]
+        _unknown_keys(raw, "joint", problems)
+        budget = raw.get("budget")
+        if budget is not None:
+            budget = float(_number(budget, "[joint] budget", problems, low=0))
+        joint = JointSpec(
+            budget=budget,
+            objective=_choice(raw.get("objective", "sum"), "[joint] objective", ("sum", "either"), problems),
+        )
+        kinds = sorted("new" if t.new else "upgrade" for t in tiers)
+        if kinds != ["new", "upgrade"]:
+            problems.append(
+                "[joint] needs exactly two [[tiers]]: one with new = <count> and one with upgrade = <count>"
+            )
+        for t in tiers:
+            if t.equity_min_share is not None or t.equity_maximin:
+                problems.append(
+                    f"tier {t.name!r}: equity floors are not available with [joint]; solve the tiers apart "
+                    "(drop [joint]) to give an area its fair share"
+                )
+        if budget is not None:
+            for t in tiers:
+                if t.cost is None and t.cost_column is None:
+                    problems.append(
+                        f"[joint] budget needs the cost of each site: give tier {t.name!r} cost = <per site> "
+                        "or cost_column = <column of its site file>"
+                    )
+
     if problems:
         listed = "\n".join(f"  - {p}" for p in problems)
         raise InputError(f"scenario {name!r} has {len(problems)} problem(s):\n{listed}")
@@ -468,6 +516,7 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
         base_dir=base.resolve(),
         curve_max_sites=curve_max,
         curve_targets=curve_targets,
+        joint=joint,
     )
 
 
@@ -514,6 +563,7 @@ class RunResult:
     curve: Any  # CoverageCurve of the first tier with new sites, or None
     stand_ins: tuple[str, ...]
     timings_s: dict
+    joint: Any = None  # TwoTierResult when the tiers were solved together ([joint])
 
     def headline(self) -> str:
         """One line per tier: how many older residents the plan puts within the walk."""
@@ -525,7 +575,19 @@ class RunResult:
             lines.append(
                 f"  {tier.spec.name}: {len(res.selected)} sites chosen, "
                 f"{covered:,.0f} ({covered / total:.1%}) "
-                f"within {tier.spec.threshold_min:g} min walk; {res.status}, gap {res.gap:.2%}"
+                f"within {tier.spec.threshold_min:g} min walk"
+                + ("" if self.joint is not None else f"; {res.status}, gap {res.gap:.2%}")
+            )
+        if self.joint is not None:
+            spent = self.joint.details.get("cost")
+            lines.append(
+                f"  both tiers solved together ({self.scenario.joint.objective}): objective "
+                f"{self.joint.objective:,.0f}, {self.joint.status}, gap {self.joint.gap:.2%}"
+                + (
+                    f", cost {spent:,.0f} of budget {self.scenario.joint.budget:,.0f}"
+                    if spent is not None
+                    else ""
+                )
             )
         if self.stand_ins:
             lines.append("  STAND-IN DATA: " + "; ".join(self.stand_ins))
@@ -619,9 +681,13 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
                 open_by_tier=dict(existing),
             )
     outcomes = []
+    joint = None
     with stage("solve"):
-        for t in scenario.tiers:
-            outcomes.append(_solve_tier(t, tier_sites[t.name], times[t.name], demand, scenario))
+        if scenario.joint is not None:
+            outcomes, joint = _solve_joint(scenario, tier_sites, times, demand)
+        else:
+            for t in scenario.tiers:
+                outcomes.append(_solve_tier(t, tier_sites[t.name], times[t.name], demand, scenario))
     with stage("coverage"):
         open_by_tier = {o.spec.name: list(o.result.selected) + list(o.result.fixed) for o in outcomes}
         coverage = multi_tier_coverage(
@@ -664,6 +730,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         curve=curve,
         stand_ins=tuple(dict.fromkeys(stand_ins)),
         timings_s=stage.timings,
+        joint=joint,
     )
 
 
@@ -800,7 +867,7 @@ def _load_sites(tier: TierSpec, net, demand, scenario: Scenario):
     parts = []
     if tier.new:
         if tier.candidates is not None:
-            cand = st.sites_from_file(tier.candidates, id=tier.id, crs=tier.crs)
+            cand = st.sites_from_file(tier.candidates, id=tier.id, crs=tier.crs, cost=tier.cost_column)
         else:
             cand = st.candidates_on_network(
                 net, tier.generate_candidates, weights_gdf=demand, seed=scenario.network.seed
@@ -808,7 +875,7 @@ def _load_sites(tier: TierSpec, net, demand, scenario: Scenario):
         parts.append(cand.to_crs(4326).assign(status="candidate"))
     if tier.existing is not None or tier.stand_in_existing:
         if tier.existing is not None:
-            exist = st.sites_from_file(tier.existing, id=tier.id, crs=tier.crs)
+            exist = st.sites_from_file(tier.existing, id=tier.id, crs=tier.crs, cost=tier.cost_column)
         else:
             exist = st.stand_in_stations(demand, seed=scenario.demand.seed)
         parts.append(exist.to_crs(4326).assign(status="existing"))
@@ -824,6 +891,23 @@ def _load_sites(tier: TierSpec, net, demand, scenario: Scenario):
         )
     sites["stand_in"] = sites["stand_in"].fillna(False).astype(bool) if "stand_in" in sites else False
     sites["tier"] = tier.name
+    if tier.cost is not None:
+        sites["cost"] = float(tier.cost)
+    elif tier.cost_column is not None and ("cost" not in sites or sites["cost"].isna().any()):
+        raise InputError(
+            f"tier {tier.name!r}: cost_column = {tier.cost_column!r} needs a cost for every site, but some "
+            "sites come from no file (generated or stand-in); give cost = <per site> instead"
+        )
+    # an unavailable site stays what it was (existing, or a candidate) and says why in `note`
+    unknown = sorted(set(tier.exclude) - {str(i) for i in sites.index})
+    if unknown:
+        from planner._validate import first_ids
+
+        raise InputError(
+            f"tier {tier.name!r}: exclude names ids that are not sites of the tier: {first_ids(unknown)}"
+        )
+    sites["note"] = ""
+    sites.loc[sites.index.astype(str).isin(set(tier.exclude)), "note"] = "excluded by the scenario"
     n_exist = int((sites["status"] == "existing").sum())
     if tier.upgrade > n_exist:
         raise InputError(
@@ -839,24 +923,18 @@ def _load_sites(tier: TierSpec, net, demand, scenario: Scenario):
     return sites
 
 
-def _solve_tier(tier: TierSpec, sites, times, demand, scenario: Scenario) -> TierOutcome:
-    import numpy as np
+def _usable(sites, status: str) -> list:
+    """Ids of the sites with this status that the scenario does not exclude."""
+    return list(sites.index[(sites["status"] == status) & (sites["note"] == "")])
 
+
+def _solve_tier(tier: TierSpec, sites, times, demand, scenario: Scenario) -> TierOutcome:
     from planner.locate import Equity, mclp
 
     solver = scenario.solver
     weights = demand["weight"]
-    unavailable = set(tier.exclude)
-    unknown = sorted(unavailable - {str(i) for i in sites.index})
-    if unknown:
-        from planner._validate import first_ids
-
-        raise InputError(
-            f"tier {tier.name!r}: exclude names ids that are not sites of the tier: {first_ids(unknown)}"
-        )
-    usable = ~sites.index.astype(str).isin(unavailable)
-    existing = list(sites.index[(sites["status"] == "existing") & usable])
-    candidates = list(sites.index[(sites["status"] == "candidate") & usable])
+    existing = _usable(sites, "existing")
+    candidates = _usable(sites, "candidate")
     equity = None
     if tier.equity_min_share is not None or tier.equity_maximin:
         if tier.equity_by not in demand.columns:
@@ -883,20 +961,68 @@ def _solve_tier(tier: TierSpec, sites, times, demand, scenario: Scenario) -> Tie
     else:
         result = mclp(times, weights, p=tier.new, fixed=existing or None, candidates=candidates, **options)
         status = dict.fromkeys(result.selected, "new")
+    return TierOutcome(spec=tier, sites=_with_status(sites, status), times=times, result=result)
+
+
+def _with_status(sites, status: dict):
+    """A copy of `sites` with the chosen ones marked ("new" / "upgraded")."""
     sites = sites.copy()
     sites["status"] = [status.get(i, s) for i, s in zip(sites.index, sites["status"], strict=True)]
-    # an unavailable site stays what it was (existing, or a candidate not chosen) and says why in `note`
-    sites["note"] = np.where(usable, "", "excluded by the scenario")
-    return TierOutcome(spec=tier, sites=sites, times=times, result=result)
+    return sites
+
+
+def _solve_joint(scenario: Scenario, tier_sites, times, demand) -> tuple[list[TierOutcome], Any]:
+    """The tier of new sites and the tier of upgrades in one model (shared budget, or "either" coverage)."""
+    from planner.locate import two_tier
+
+    joint, solver = scenario.joint, scenario.solver
+    new_t = next(t for t in scenario.tiers if t.new)
+    up_t = next(t for t in scenario.tiers if t.upgrade)
+    new_sites, up_sites = tier_sites[new_t.name], tier_sites[up_t.name]
+    budget = joint.budget
+    result = two_tier(
+        times[new_t.name],
+        times[up_t.name],
+        demand["weight"],
+        threshold_new_min=new_t.threshold_min,
+        threshold_upgrade_min=up_t.threshold_min,
+        new=new_t.new,
+        upgrade=up_t.upgrade,
+        candidates_new=_usable(new_sites, "candidate"),
+        fixed_new=_usable(new_sites, "existing") or None,
+        candidates_upgrade=_usable(up_sites, "existing"),
+        cost_new=new_sites["cost"] if budget is not None else None,
+        cost_upgrade=up_sites["cost"] if budget is not None else None,
+        budget=budget,
+        objective=joint.objective,
+        method=solver.method,
+        time_limit_s=solver.time_limit_s,
+        mip_gap=solver.mip_gap,
+    )
+    by_name = {
+        new_t.name: TierOutcome(
+            spec=new_t,
+            sites=_with_status(new_sites, dict.fromkeys(result.new.selected, "new")),
+            times=times[new_t.name],
+            result=result.new,
+        ),
+        up_t.name: TierOutcome(
+            spec=up_t,
+            sites=_with_status(up_sites, dict.fromkeys(result.upgrade.selected, "upgraded")),
+            times=times[up_t.name],
+            result=result.upgrade,
+        ),
+    }
+    return [by_name[t.name] for t in scenario.tiers], result
 
 
 def _curve(outcome: TierOutcome, weights, scenario: Scenario):
     from planner.locate import coverage_curve
 
     tier = outcome.spec
-    sites = outcome.sites[outcome.sites["note"] == ""]  # unavailable sites are off the curve too
-    existing = list(sites.index[sites["status"] == "existing"])
-    candidates = list(sites.index[sites["status"].isin(["candidate", "new"])])
+    sites = outcome.sites
+    existing = _usable(sites, "existing") + _usable(sites, "upgraded")
+    candidates = _usable(sites, "candidate") + _usable(sites, "new")
     wanted = 3 * tier.new if scenario.curve_max_sites is None else scenario.curve_max_sites
     return coverage_curve(
         outcome.times,

@@ -14,6 +14,8 @@ import pytest
 
 from planner import InputError
 from planner.cli import main
+from planner.locate import mclp
+from planner.results import write_outputs
 from planner.scenario import DEFAULT_SCENARIO, parse_scenario, read_scenario, run
 
 MINIMAL = textwrap.dedent(
@@ -299,3 +301,45 @@ def test_result_map_is_a_folium_map_for_notebooks(example_dir):
     assert isinstance(m, folium.Map)
     html = m.get_root().render()
     assert "example: 5 new centres (15 min), 3 upgraded stations (10 min)" in html
+
+
+def test_a_shared_budget_solves_both_tiers_together(example_dir):
+    extra = "[joint]\nbudget = 10\n"
+    path = _variant(example_dir, "budget", extra, centre_extra="cost = 3\n", station_extra="cost = 1\n")
+    result = run(read_scenario(path))
+    centre, station = (t.result for t in result.tiers)
+    spent = 3 * len(centre.selected) + len(station.selected)
+    assert spent <= 10
+    assert len(centre.selected) <= 5 and len(station.selected) <= 3  # the counts become maxima
+    assert result.joint.status == "optimal"
+    assert result.joint.objective == pytest.approx(centre.objective + station.objective)
+    # brute force over how the budget is split (each split solved exactly): none covers more
+    best = 0.0
+    for n_centre in range(4):
+        counts = (n_centre, min(3, 10 - 3 * n_centre))
+        covered = 0.0
+        for tier, n in zip(result.tiers, counts, strict=True):
+            if n:
+                eligible = _ids(tier.sites, "existing" if tier.spec.upgrade else "candidate")
+                weights = result.demand["weight"]
+                threshold = tier.spec.threshold_min
+                covered += mclp(
+                    tier.times, weights, p=n, threshold_min=threshold, candidates=eligible
+                ).objective
+        best = max(best, covered)
+    assert result.joint.objective == pytest.approx(best)
+    out = example_dir / "budget_out"
+    write_outputs(result, out)
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["joint"]["budget"] == 10
+    assert metrics["joint"]["cost"] == pytest.approx(spent)
+
+
+def _ids(sites, status):
+    return list(sites.index[sites["status"].isin([status, "new", "upgraded"])])
+
+
+def test_joint_needs_costs_and_two_kinds_of_tier(example_dir):
+    path = _variant(example_dir, "budget_bad", "[joint]\nbudget = 10\n")
+    with pytest.raises(InputError, match="budget needs the cost of each site: give tier 'centre' cost"):
+        read_scenario(path)
