@@ -98,6 +98,7 @@ class TierSpec:
     equity_by: str = "district_name"  # demand column naming the area of each point
     cost: float | None = None  # cost of one site (new site or upgrade), for a [joint] budget
     cost_column: str | None = None  # or a column of the candidates / existing file holding each site's cost
+    capacity_column: str | None = None  # column of the site files with places: 2SFCA crowding scores
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ _KEYS: dict[str, set[str]] = {
         "equity_by",
         "cost",
         "cost_column",
+        "capacity_column",
     },
     "joint": {"budget", "objective"},
     "solver": {"method", "time_limit_s", "mip_gap"},
@@ -428,6 +430,7 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
                     float(_number(raw["cost"], f"{where} cost", problems, low=0)) if "cost" in raw else None
                 ),
                 cost_column=raw.get("cost_column"),
+                capacity_column=raw.get("capacity_column"),
             )
         )
 
@@ -696,6 +699,8 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
             thresholds_min={t.name: t.threshold_min for t in scenario.tiers},
             open_by_tier=open_by_tier,
         )
+    with stage("access"):
+        coverage, outcomes = _crowding(coverage, outcomes, weights)
     curve = None
     with stage("curve"):
         first_new = next((o for o in outcomes if o.spec.new), None)
@@ -867,7 +872,13 @@ def _load_sites(tier: TierSpec, net, demand, scenario: Scenario):
     parts = []
     if tier.new:
         if tier.candidates is not None:
-            cand = st.sites_from_file(tier.candidates, id=tier.id, crs=tier.crs, cost=tier.cost_column)
+            cand = st.sites_from_file(
+                tier.candidates,
+                id=tier.id,
+                crs=tier.crs,
+                cost=tier.cost_column,
+                capacity=tier.capacity_column,
+            )
         else:
             cand = st.candidates_on_network(
                 net, tier.generate_candidates, weights_gdf=demand, seed=scenario.network.seed
@@ -875,7 +886,9 @@ def _load_sites(tier: TierSpec, net, demand, scenario: Scenario):
         parts.append(cand.to_crs(4326).assign(status="candidate"))
     if tier.existing is not None or tier.stand_in_existing:
         if tier.existing is not None:
-            exist = st.sites_from_file(tier.existing, id=tier.id, crs=tier.crs, cost=tier.cost_column)
+            exist = st.sites_from_file(
+                tier.existing, id=tier.id, crs=tier.crs, cost=tier.cost_column, capacity=tier.capacity_column
+            )
         else:
             exist = st.stand_in_stations(demand, seed=scenario.demand.seed)
         parts.append(exist.to_crs(4326).assign(status="existing"))
@@ -1014,6 +1027,40 @@ def _solve_joint(scenario: Scenario, tier_sites, times, demand) -> tuple[list[Ti
         ),
     }
     return [by_name[t.name] for t in scenario.tiers], result
+
+
+def _crowding(coverage, outcomes: list[TierOutcome], weights):
+    """2SFCA places per older resident for tiers whose sites have capacities (crowding, not only distance).
+
+    Adds ``access_<tier>`` (places within the threshold per older resident, shared by all who reach them) to
+    the coverage table and ``supply_ratio`` (places per older resident in the catchment) to the open sites.
+    """
+    import warnings
+
+    from planner.access import two_step_fca
+
+    coverage = coverage.copy()
+    done = []
+    for outcome in outcomes:
+        sites = outcome.sites
+        open_ids = list(outcome.result.selected) + list(outcome.result.fixed)
+        if "capacity" not in sites or not open_ids or sites.loc[open_ids, "capacity"].isna().any():
+            done.append(outcome)
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scores = two_step_fca(
+                outcome.times,
+                weights,
+                sites.loc[open_ids, "capacity"].astype(float),
+                threshold_min=outcome.spec.threshold_min,
+            )
+        for warning in caught:  # e.g. open sites whose catchment holds nobody: said, not raised
+            log.warning("%s: %s", outcome.spec.name, warning.message)
+        coverage[f"access_{outcome.spec.name}"] = scores.access.reindex(coverage.index)
+        sites = sites.assign(supply_ratio=scores.ratio.reindex(sites.index))
+        done.append(replace(outcome, sites=sites))
+    return coverage, done
 
 
 def _curve(outcome: TierOutcome, weights, scenario: Scenario):

@@ -79,7 +79,12 @@ def example_dir(tmp_path_factory, helsinki_pbf) -> Path:
     for name, n, prefix in (("candidates.csv", 40, "c"), ("stations.csv", 12, "s")):
         pts = _points_near_streets(net, n, rng)
         pd.DataFrame(
-            {"id": [f"{prefix}{i:02d}" for i in range(n)], "lon": pts.geometry.x, "lat": pts.geometry.y}
+            {
+                "id": [f"{prefix}{i:02d}" for i in range(n)],
+                "lon": pts.geometry.x,
+                "lat": pts.geometry.y,
+                "places": np.random.default_rng(n).integers(10, 80, n),
+            }
         ).to_csv(folder / name, index=False)
     (folder / "example.toml").write_text(MINIMAL, encoding="utf-8")
     return folder
@@ -343,3 +348,22 @@ def test_joint_needs_costs_and_two_kinds_of_tier(example_dir):
     path = _variant(example_dir, "budget_bad", "[joint]\nbudget = 10\n")
     with pytest.raises(InputError, match="budget needs the cost of each site: give tier 'centre' cost"):
         read_scenario(path)
+
+
+def test_capacities_give_crowding_scores(example_dir):
+    path = _variant(example_dir, "crowding", station_extra='capacity_column = "places"\n')
+    result = run(read_scenario(path))
+    station = result.tiers[1]
+    assert "access_station" in result.coverage
+    assert "access_centre" not in result.coverage  # candidates have no places
+    places = pd.read_csv(example_dir / "stations.csv").set_index("id")["places"]
+    open_ids = list(station.result.selected)
+    # 2SFCA sum rule: the older residents' access adds up to the places of open stations that reach anyone
+    weights = result.demand["weight"]
+    total_access = float((result.coverage["access_station"] * weights).sum())
+    rows = station.times.site_ids.get_indexer(open_ids)
+    reaching = station.times.within(10 * 60)[rows].sum(axis=1) > 0
+    assert total_access == pytest.approx(float(places[open_ids][reaching].sum()))
+    uncovered = ~result.coverage["covered_station"].astype(bool)
+    assert (result.coverage.loc[uncovered, "access_station"] == 0).all()
+    assert station.sites.loc[open_ids, "supply_ratio"].notna().any()
