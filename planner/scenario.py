@@ -1091,9 +1091,11 @@ def _with_service_areas(outcome: TierOutcome, net, snapped_sites, scenario: Scen
     chosen = list(outcome.result.selected)
     if not chosen:
         return outcome
-    gdf = outcome.sites.loc[chosen]
     areas = service_areas(
-        net, gdf, threshold_s=outcome.spec.threshold_min * 60.0, speed_mps=scenario.network.speed_mps
+        net,
+        snapped_sites.subset(chosen),
+        threshold_s=outcome.spec.threshold_min * 60.0,
+        speed_mps=scenario.network.speed_mps,
     )
     areas = areas.to_crs(4326)
     areas["tier"] = outcome.spec.name

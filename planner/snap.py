@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,25 @@ class Snapped:
     def snapped(self) -> np.ndarray:
         """Boolean mask of the points that are on the network (``edge >= 0``)."""
         return self.edge >= 0
+
+    def subset(self, ids) -> Snapped:
+        """The points with these ids, in this order (e.g. the chosen sites), without snapping again."""
+        from planner._errors import InputError
+        from planner._validate import first_ids
+
+        pos = self.ids.get_indexer(pd.Index(ids))
+        if (pos < 0).any():
+            raise InputError(f"`ids` names points that were not snapped: {first_ids(pd.Index(ids)[pos < 0])}")
+        return replace(
+            self,
+            ids=self.ids[pos],
+            edge=self.edge[pos],
+            along_m=self.along_m[pos],
+            access_m=self.access_m[pos],
+            x=self.x[pos],
+            y=self.y[pos],
+            far=self.far[self.far.isin(self.ids[pos])],
+        )
 
 
 def is_stand_in(gdf) -> bool:

@@ -122,3 +122,25 @@ def test_nearest_edge_matches_brute_force_on_real_streets(helsinki_pbf):
     np.testing.assert_allclose(shapely.distance(on, lines[snapped.edge]), 0, atol=1e-6)
     np.testing.assert_allclose(shapely.distance(on, shapely.points(xy)), snapped.access_m, atol=1e-6)
     np.testing.assert_allclose(shapely.line_locate_point(lines[snapped.edge], on), snapped.along_m, atol=1e-6)
+
+
+def test_subset_keeps_the_snapped_positions_in_the_given_order(tiny_net):
+    import geopandas as gpd
+
+    pts = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(
+            [500_050.0, 500_130.0, 509_000.0], [4_600_010.0, 4_600_100.0, 4_600_000.0]
+        ),
+        index=pd.Index(["a", "b", "far"], name="site_id"),
+        crs=32651,
+    )
+    with pytest.warns(PlannerWarning, match="far"):
+        snapped = snap_points(tiny_net, pts)
+    part = snapped.subset(["far", "a"])
+    assert part.ids.tolist() == ["far", "a"]
+    assert part.edge.tolist() == [-1, snapped.edge[0]]
+    assert part.along_m[1] == snapped.along_m[0]
+    assert part.far.tolist() == ["far"]
+    assert snapped.subset(["b"]).far.empty
+    with pytest.raises(InputError, match="not snapped: zz"):
+        snapped.subset(["zz"])
