@@ -367,3 +367,18 @@ def test_capacities_give_crowding_scores(example_dir):
     uncovered = ~result.coverage["covered_station"].astype(bool)
     assert (result.coverage.loc[uncovered, "access_station"] == 0).all()
     assert station.sites.loc[open_ids, "supply_ratio"].notna().any()
+
+
+def test_package_hands_on_the_main_steps_lazily():
+    import subprocess
+    import sys
+
+    import planner
+
+    assert planner.read_network.__module__ == "planner.network"
+    assert planner.mclp is __import__("planner.locate", fromlist=["mclp"]).mclp
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = planner.nope
+    code = "import sys, planner; print('geopandas' in sys.modules, 'osmnx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]  # `import planner` stays light
