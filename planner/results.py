@@ -8,6 +8,7 @@
     service_areas.geojson  street-following service areas of the chosen sites
     coverage.csv        per demand point: nearest chosen site of each tier and the walk minutes
     districts.csv       per district: older residents and covered share per tier, today and with the plan
+    gaps.csv            the communities with the most older residents out of reach of every tier's plan
     curve.csv           coverage against the number of new sites (first tier with new sites)
     metrics.json        network, demand, timings and per-tier results (objective, bound, gap, status)
 """
@@ -64,6 +65,27 @@ def district_table(result) -> pd.DataFrame:
     total = out[by[0]].astype(str).eq("total")
     for col in by[1:]:
         out[col] = out[col].astype(object).where(~total, "total")
+    if result.stand_ins:
+        out["note"] = STAND_IN_NOTE.format("; ".join(result.stand_ins))
+    return out
+
+
+def gap_table(result, *, n: int = 50) -> pd.DataFrame:
+    """The communities (or demand points) with the most older residents out of reach of every tier's plan.
+
+    Groups by the finest area columns the demand has (district, sub-district, community); without them, by
+    demand point. Largest first, with each row's share of all uncovered older residents.
+    """
+    from planner.coverage import coverage_by_area, gaps
+
+    demand = result.demand
+    by = [c for c in ("district_name", "street_name", "community_name") if c in demand.columns]
+    covered = result.coverage["covered_any"].astype(bool)
+    if by:
+        table = coverage_by_area(demand, covered, "weight", by=by)
+    else:
+        table = pd.DataFrame({"older_residents": demand["weight"], "covered": covered}, index=demand.index)
+    out = gaps(table, n=n).reset_index()
     if result.stand_ins:
         out["note"] = STAND_IN_NOTE.format("; ".join(result.stand_ins))
     return out
@@ -257,6 +279,8 @@ def write_outputs(result, out: str | Path) -> dict[str, Path]:
     districts = district_table(result)
     paths["districts"] = out / "districts.csv"
     districts.to_csv(paths["districts"], index=False)
+    paths["gaps"] = out / "gaps.csv"
+    gap_table(result).to_csv(paths["gaps"], index=False)
     if result.curve is not None:
         paths["curve"] = out / "curve.csv"
         result.curve.table.to_csv(paths["curve"], index=False)

@@ -99,7 +99,15 @@ def example_run(example_dir):
 
 
 def test_minimal_form_runs_and_writes_every_output(example_run):
-    for name in ("map.html", "sites.geojson", "sites.gpkg", "coverage.csv", "districts.csv", "metrics.json"):
+    for name in (
+        "map.html",
+        "sites.geojson",
+        "sites.gpkg",
+        "coverage.csv",
+        "districts.csv",
+        "gaps.csv",
+        "metrics.json",
+    ):
         assert (example_run / name).stat().st_size > 0, name
     metrics = json.loads((example_run / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["network"]["source"] == "osm-pbf"
@@ -382,3 +390,20 @@ def test_package_hands_on_the_main_steps_lazily():
     code = "import sys, planner; print('geopandas' in sys.modules, 'osmnx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]  # `import planner` stays light
+
+
+def test_gaps_list_the_most_uncovered_first(example_dir):
+    from planner.results import gap_table
+
+    text = MINIMAL.replace("threshold_min = 15", "threshold_min = 3").replace(
+        "threshold_min = 10", "threshold_min = 2"
+    )
+    path = example_dir / "short_walks.toml"
+    path.write_text(text, encoding="utf-8")
+    result = run(read_scenario(path))
+    gaps = gap_table(result, n=5)
+    uncovered = ~result.coverage["covered_any"].astype(bool)
+    expected = result.demand["weight"][uncovered].sort_values(ascending=False, kind="stable")
+    assert len(gaps) == 5
+    assert gaps["uncovered_residents"].tolist() == pytest.approx(expected.iloc[:5].tolist())
+    assert gaps["cumulative_share"].is_monotonic_increasing
