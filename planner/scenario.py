@@ -597,11 +597,31 @@ class RunResult:
         return "\n".join(lines)
 
 
-class _Stages:
-    """Times each stage and logs one INFO line."""
+#: The stages of a run, in order (a progress bar counts them).
+STAGES = (
+    "areas",
+    "demand",
+    "network",
+    "sites",
+    "snap",
+    "travel_times",
+    "today",
+    "solve",
+    "coverage",
+    "access",
+    "curve",
+    "service_areas",
+)
 
-    def __init__(self) -> None:
+
+class _Stages:
+    """Times each stage, logs one INFO line, and moves a progress bar over the stages when asked."""
+
+    def __init__(self, *, progress: bool) -> None:
+        from tqdm.auto import tqdm
+
         self.timings: dict[str, float] = {}
+        self.bar = tqdm(total=len(STAGES), unit="stage", disable=not progress, leave=False)
 
     def __call__(self, name: str):
         import contextlib
@@ -609,12 +629,17 @@ class _Stages:
 
         @contextlib.contextmanager
         def stage():
+            self.bar.set_description(name.replace("_", " "))
             start = time.perf_counter()
             yield
             self.timings[name] = round(time.perf_counter() - start, 3)
+            self.bar.update(1)
             log.info("stage %s: %.1f s", name, self.timings[name])
 
         return stage()
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
@@ -627,7 +652,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
     from planner.coverage import multi_tier_coverage
     from planner.snap import snap_points
 
-    stage = _Stages()
+    stage = _Stages(progress=progress)
     stand_ins: list[str] = []
     with stage("areas"):
         areas = _load_areas(scenario)
@@ -708,6 +733,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
             curve = _curve(first_new, weights, scenario)
     with stage("service_areas"):
         outcomes = [_with_service_areas(o, net, site_snaps[o.spec.name], scenario) for o in outcomes]
+    stage.close()
     summary = {
         "source": net.source,
         "stand_in": bool(net.stand_in),
