@@ -2,10 +2,10 @@
 
 Usage::
 
-    python scripts/make_shenyang_data.py [--source /work/shared/data/shenyang] [--out data/shenyang]
+    python scripts/make_shenyang_data.py [--source ../shared/data/shenyang] [--out data/shenyang]
 
-The source folder defaults to ``$SHENYANG_SOURCE`` or ``/work/shared/data/shenyang`` (see its README for where
-each file comes from). Writes, deterministically (same input -> byte-identical output):
+The source folder defaults to ``$SHENYANG_SOURCE`` or ``../shared/data/shenyang`` beside the repository
+(see its README for where each file comes from). Writes, deterministically (same input -> byte-identical output):
 
 * ``districts.geojson``: the 13 districts/counties, boundaries converted GCJ-02 -> WGS84, with adcode, name,
   name_en, pop_2020 (7th census), share_60plus, older_2020 (an estimate, see ``older_source``);
@@ -160,7 +160,7 @@ def build(source: Path, out: Path) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_source = os.environ.get("SHENYANG_SOURCE", "/work/shared/data/shenyang")
+    default_source = os.environ.get("SHENYANG_SOURCE", ROOT.parent / "shared" / "data" / "shenyang")
     parser.add_argument("--source", type=Path, default=Path(default_source))
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "shenyang")
     args = parser.parse_args(argv)

@@ -27,7 +27,7 @@ from planner.demand import (
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
-SHARED = Path("/work/shared/data/shenyang")
+SHARED = ROOT.parent / "shared" / "data" / "shenyang"  # the shared reference data beside the repository
 CENSUS_TOTAL = 9_070_119
 
 
