@@ -5,7 +5,8 @@ Usage::
     python scripts/make_shenyang_data.py [--source ../shared/data/shenyang] [--out data/shenyang]
 
 The source folder defaults to ``$SHENYANG_SOURCE`` or ``../shared/data/shenyang`` beside the repository
-(see its README for where each file comes from). Writes, deterministically (same input -> byte-identical output):
+(see its README for where each file comes from). Writes, deterministically (same input -> byte-identical
+output):
 
 * ``districts.geojson``: the 13 districts/counties, boundaries converted GCJ-02 -> WGS84, with adcode, name,
   name_en, pop_2020 (7th census), share_60plus, older_2020 (an estimate, see ``older_source``);
