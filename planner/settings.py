@@ -46,6 +46,11 @@ DEFAULT_SPEED_MPS = SPEED_PRESETS_MPS[DEFAULT_SPEED]
 #: Life-circle levels of GB 50180-2018 (minutes of walk).
 LIFE_CIRCLE_MIN = MappingProxyType({"15-minute": 15.0, "10-minute": 10.0, "5-minute": 5.0})
 
+#: Wall-clock limit of one exact solve (seconds); a solve that hits it returns its plan with the proven gap.
+DEFAULT_TIME_LIMIT_S = 60.0
+#: Relative MIP gap at which HiGHS stops (1e-6: proven optimal for practical purposes).
+DEFAULT_MIP_GAP = 1e-6
+
 #: Points farther than this from any walkable street are not snapped, and reported (metres).
 DEFAULT_MAX_SNAP_M = 500.0
 

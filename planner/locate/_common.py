@@ -21,13 +21,10 @@ from planner._errors import InputError
 from planner._validate import first_ids, raise_if, weight_problems
 from planner.costs import TravelTimes
 from planner.locate._result import SitingResult
+from planner.settings import DEFAULT_MIP_GAP, DEFAULT_TIME_LIMIT_S
 
 log = logging.getLogger(__name__)
 
-#: Default wall-clock limit of one exact solve (seconds).
-DEFAULT_TIME_LIMIT_S = 60.0
-#: Default relative MIP gap at which HiGHS stops (1e-6: proven optimal for practical purposes).
-DEFAULT_MIP_GAP = 1e-6
 #: Methods every model accepts.
 METHODS = ("auto", "exact", "heuristic")
 #: Tolerance on "walk_s <= threshold" (seconds), as `TravelTimes.within` uses.

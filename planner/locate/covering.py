@@ -363,7 +363,7 @@ def mclp(
         ``"exact"`` (HiGHS MIP), ``"heuristic"`` (greedy + interchange, LP bound; not with `equity`) or
         ``"auto"`` (exact unless the reduced matrix has more than `AUTO_EXACT_NNZ` nonzeros).
     time_limit_s
-        Limit of each HiGHS solve (default `planner.locate._common.DEFAULT_TIME_LIMIT_S`); a solve that hits
+        Limit of each HiGHS solve (default `planner.settings.DEFAULT_TIME_LIMIT_S`); a solve that hits
         it
         returns status ``"time_limit"`` with its gap.
     mip_gap
