@@ -284,7 +284,7 @@ def _tag_parts(value) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------------- files
 
 
-def read_network(path: str | os.PathLike, *, crs=None, cache: bool | None = None) -> StreetNetwork:
+def read_network(path: str | os.PathLike, *, crs=None, cache: bool | None = None, bbox=None) -> StreetNetwork:
     """Read the walk network of an OpenStreetMap file.
 
     The file type comes from the name: ``.osm.pbf`` / ``.pbf`` (read with pyrosm), ``.osm``, ``.osm.bz2``,
@@ -305,6 +305,9 @@ def read_network(path: str | os.PathLike, *, crs=None, cache: bool | None = None
         Keep the prepared arrays under ``planner.settings.cache_dir() / "networks"``, keyed by the file's
         path, size and modification time and by `crs` and the walk rule, so that a second read loads them in a
         fraction of the time. None: cache files larger than `CACHE_MIN_BYTES` (20 MB) only.
+    bbox
+        ``(west, south, east, north)`` in WGS84 degrees: keep only the streets inside (e.g. one city out of a
+        province extract); a ``.pbf`` is clipped while it is read, which saves time and memory. None: all.
 
     Returns
     -------
@@ -341,6 +344,7 @@ def read_network(path: str | os.PathLike, *, crs=None, cache: bool | None = None
                 "size": stat.st_size,
                 "mtime_ns": stat.st_mtime_ns,
                 "crs": None if target is None else target.to_wkt(),
+                "bbox": None if bbox is None else list(_bbox(bbox)),
             }
         )
         cache_file = _cache_path(key, path.name)
@@ -349,11 +353,13 @@ def read_network(path: str | os.PathLike, *, crs=None, cache: bool | None = None
             log.info("%s (prepared arrays from the cache)", net.summary())
             return net
     if fmt == "osm-pbf":
-        net = _read_pbf(path, target)
+        net = _read_pbf(path, target, bbox=None if bbox is None else _bbox(bbox))
     elif fmt == "osm-xml":
         net = _read_xml(path, target)
     else:
         net = _read_graphml(path, target)
+    if bbox is not None:
+        net = clip_network(net, bbox)
     if cache_file is not None:
         net = _save_cached(net, cache_file)
     log.info(net.summary())
@@ -371,13 +377,14 @@ def _format_of(path: Path) -> str:
     )
 
 
-def _read_pbf(path: Path, crs: pyproj.CRS | None) -> StreetNetwork:
+def _read_pbf(path: Path, crs: pyproj.CRS | None, *, bbox=None) -> StreetNetwork:
     """pyrosm's "all" network (highway ways but areas and never-walkable values), then our walk filter."""
     import pyrosm
 
     _check_pbf_header(path)
     try:
-        result = pyrosm.OSM(str(path)).get_network(network_type="all", nodes=True)
+        osm = pyrosm.OSM(str(path), bounding_box=None if bbox is None else list(bbox))
+        result = osm.get_network(network_type="all", nodes=True)
     except Exception as exc:
         raise DataError(
             f"`path` {path.name!r} could not be read as an OSM PBF file ({type(exc).__name__}: {exc}); "
@@ -828,6 +835,61 @@ def largest_part(net: StreetNetwork) -> StreetNetwork:
     )
 
 
+def _bbox(bbox) -> tuple[float, float, float, float]:
+    """``(west, south, east, north)`` in degrees, checked, or an `InputError` that says what to give."""
+    try:
+        values = tuple(float(b) for b in bbox)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 4 or not np.isfinite(values).all():
+        raise InputError(f"`bbox` must be four numbers (west, south, east, north) in degrees, got {bbox!r}")
+    west, south, east, north = values
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise InputError(
+            f"`bbox` {values} is not (west, south, east, north) in lon/lat degrees with west < east and "
+            "south < north; e.g. (123.38, 41.78, 123.45, 41.82) for central Shenyang"
+        )
+    return values
+
+
+def clip_network(net: StreetNetwork, bbox) -> StreetNetwork:
+    """The streets of `net` with both ends inside ``bbox`` (west, south, east, north; WGS84), largest part.
+
+    Nodes and segments outside are counted in ``dropped_nodes`` (and ``dropped_parts`` for what the clip cut
+    off), so nothing leaves silently.
+    """
+    import shapely
+
+    west, south, east, north = _bbox(bbox)
+    box = shapely.segmentize(shapely.box(west, south, east, north), 0.01)  # curved edges once projected
+    to_net = pyproj.Transformer.from_crs(4326, net.crs, always_xy=True)
+    area = shapely.transform(box, lambda xy: np.column_stack(to_net.transform(xy[:, 0], xy[:, 1])))
+    inside = shapely.contains_xy(area, net.x, net.y)
+    keep_edge = inside[net.edge_u] & inside[net.edge_v]
+    keep_node = np.zeros(net.n_nodes, dtype=bool)
+    keep_node[net.edge_u[keep_edge]] = True
+    keep_node[net.edge_v[keep_edge]] = True
+    if not keep_node.any():
+        raise DataError(
+            f"no walkable street of {net.description or 'the network'} lies inside bbox {bbox!r}; "
+            "check the order (west, south, east, north) and that the file covers the area"
+        )
+    remap = np.cumsum(keep_node) - 1
+    clipped = dataclasses.replace(
+        net,
+        node_id=net.node_id[keep_node],
+        x=net.x[keep_node],
+        y=net.y[keep_node],
+        edge_u=remap[net.edge_u[keep_edge]],
+        edge_v=remap[net.edge_v[keep_edge]],
+        length_m=net.length_m[keep_edge],
+        geometry=None if net.geometry is None else net.geometry[keep_edge],
+        dropped_nodes=net.dropped_nodes + int(net.n_nodes - keep_node.sum()),
+        meta={**net.meta, "bbox": [west, south, east, north]},
+    )
+    return largest_part(clipped)
+
+
 def _utm_crs(lon: float, lat: float) -> pyproj.CRS:
     """The WGS84 UTM zone of a point (EPSG:326xx north, 327xx south)."""
     zone = int((lon + 180.0) // 6.0) % 60 + 1
@@ -953,18 +1015,8 @@ def network_from_bbox(
     crs, cache, cached_only
         As in `network_from_place`.
     """
-    try:
-        values = tuple(float(b) for b in bbox)
-    except (TypeError, ValueError):
-        values = ()
-    if len(values) != 4 or not np.isfinite(values).all():
-        raise InputError(f"`bbox` must be four numbers (west, south, east, north) in degrees, got {bbox!r}")
+    values = _bbox(bbox)
     west, south, east, north = values
-    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise InputError(
-            f"`bbox` {values} is not (west, south, east, north) in lon/lat degrees with west < east and "
-            "south < north; e.g. (123.38, 41.78, 123.45, 41.82) for central Shenyang"
-        )
     description = f"OSM bbox {west:.4f},{south:.4f},{east:.4f},{north:.4f}"
     return _online("bbox", values, values, description, crs=crs, cache=cache, cached_only=cached_only)
 

@@ -838,12 +838,12 @@ def _load_network(scenario: Scenario, demand, areas):
 
     spec = scenario.network
     if spec.source == "file":
-        return nw.read_network(spec.path)
+        return nw.read_network(spec.path, bbox=_study_bbox(spec, areas))
     if spec.source == "osm":
         return _online_network(spec, cached_only=False)
     if spec.source == "auto":
         if spec.path is not None and spec.path.exists():
-            return nw.read_network(spec.path)
+            return nw.read_network(spec.path, bbox=_study_bbox(spec, areas))
         cached = _online_network(spec, cached_only=True) if (spec.place or spec.bbox) else None
         if cached is not None:
             return cached
@@ -854,6 +854,23 @@ def _load_network(scenario: Scenario, demand, areas):
             spec.path,
         )
     return _stand_in_network(demand, areas, seed=spec.seed)
+
+
+#: Margin around the report areas when a street file is clipped to them (degrees, about 5 km).
+STUDY_AREA_MARGIN_DEG = 0.05
+
+
+def _study_bbox(spec: NetworkSpec, areas):
+    """The [network] bbox, else the report areas' bounds with a margin (cuts a province extract to the city)."""
+    if spec.bbox is not None:
+        return spec.bbox
+    if areas is None:
+        return None
+    west, south, east, north = (float(v) for v in areas.total_bounds)
+    m = STUDY_AREA_MARGIN_DEG
+    bbox = (west - m, south - m, east + m, north + m)
+    log.info("streets clipped to the report areas' bounds with a %g deg margin: %s", m, bbox)
+    return bbox
 
 
 def _online_network(spec: NetworkSpec, *, cached_only: bool):

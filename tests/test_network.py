@@ -21,6 +21,7 @@ from planner import network as nw
 from planner._errors import DataError, InputError
 from planner.network import (
     StreetNetwork,
+    clip_network,
     from_networkx,
     largest_part,
     network_from_bbox,
@@ -728,3 +729,42 @@ def test_online_rejections_and_failures(fake_download, monkeypatch):
         DataError, match=r"downloading the walk network of OSM place 'Shenyang' failed .*read_network"
     ):
         network_from_place("Shenyang")
+
+
+# ------------------------------------------------------------ clipping to a study area
+
+HELSINKI_CORE = (24.935, 60.160, 24.955, 60.172)  # west, south, east, north
+
+
+def test_read_network_clips_a_pbf_to_a_bbox_while_reading(helsinki_pbf):
+    import pyproj
+
+    full = read_network(helsinki_pbf)
+    part = read_network(helsinki_pbf, bbox=HELSINKI_CORE)
+    assert 100 < part.n_nodes < full.n_nodes
+    lon, lat = pyproj.Transformer.from_crs(part.crs, 4326, always_xy=True).transform(part.x, part.y)
+    west, south, east, north = HELSINKI_CORE
+    assert ((lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)).all()
+    # the same streets as clipping the whole network afterwards
+    after = clip_network(full, HELSINKI_CORE)
+    assert sorted(part.node_id.tolist()) == sorted(after.node_id.tolist())
+    assert part.length_m.sum() == pytest.approx(after.length_m.sum())
+    assert part.dropped_nodes > 0
+    assert part.meta["bbox"] == list(HELSINKI_CORE)
+
+
+def test_clip_network_by_hand(tiny_net):
+    import pyproj
+
+    to_lonlat = pyproj.Transformer.from_crs(tiny_net.crs, 4326, always_xy=True)
+    lon, lat = to_lonlat.transform(tiny_net.x, tiny_net.y)
+    # a box around the bottom two rows (nodes 0-5): edge 4-5 is missing, so 5 hangs on 2 only
+    bbox = (lon.min() - 1e-4, lat.min() - 1e-4, lon.max() + 1e-4, (lat[3] + lat[6]) / 2)
+    clipped = clip_network(tiny_net, bbox)
+    assert sorted(clipped.node_id.tolist()) == [100, 101, 102, 103, 104, 105]
+    assert clipped.n_edges == 6  # 0-1, 1-2, 3-4, 0-3, 1-4, 2-5
+    assert clipped.dropped_nodes == 3
+    with pytest.raises(DataError, match=r"no walkable street .* inside bbox"):
+        clip_network(tiny_net, (10.0, 10.0, 10.1, 10.1))
+    with pytest.raises(InputError, match=r"is not \(west, south, east, north\)"):
+        clip_network(tiny_net, (1.0, 2.0, 0.5, 3.0))
