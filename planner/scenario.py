@@ -861,7 +861,7 @@ STUDY_AREA_MARGIN_DEG = 0.05
 
 
 def _study_bbox(spec: NetworkSpec, areas):
-    """The [network] bbox, else the report areas' bounds with a margin (cuts a province extract to the city)."""
+    """The [network] bbox, else the report areas' bounds plus a margin (a province extract cut to a city)."""
     if spec.bbox is not None:
         return spec.bbox
     if areas is None:
