@@ -818,8 +818,12 @@ def largest_part(net: StreetNetwork) -> StreetNetwork:
     biggest = np.flatnonzero(sizes == sizes.max())
     part = biggest[np.argmin(first[biggest])]
     keep_node = labels == part
+    return _keep(net, keep_node, keep_node[net.edge_u], dropped_parts=net.dropped_parts + int(n_parts - 1))
+
+
+def _keep(net: StreetNetwork, keep_node: np.ndarray, keep_edge: np.ndarray, **changes) -> StreetNetwork:
+    """`net` cut to the marked nodes and segments (both ends kept), the removed nodes counted."""
     remap = np.cumsum(keep_node) - 1
-    keep_edge = keep_node[net.edge_u]
     return dataclasses.replace(
         net,
         node_id=net.node_id[keep_node],
@@ -829,9 +833,8 @@ def largest_part(net: StreetNetwork) -> StreetNetwork:
         edge_v=remap[net.edge_v[keep_edge]],
         length_m=net.length_m[keep_edge],
         geometry=None if net.geometry is None else net.geometry[keep_edge],
-        dropped_nodes=net.dropped_nodes + int(n - keep_node.sum()),
-        dropped_parts=net.dropped_parts + int(n_parts - 1),
-        meta=dict(net.meta),
+        dropped_nodes=net.dropped_nodes + int(net.n_nodes - keep_node.sum()),
+        **{"meta": dict(net.meta), **changes},
     )
 
 
@@ -874,19 +877,7 @@ def clip_network(net: StreetNetwork, bbox) -> StreetNetwork:
             f"no walkable street of {net.description or 'the network'} lies inside bbox {bbox!r}; "
             "check the order (west, south, east, north) and that the file covers the area"
         )
-    remap = np.cumsum(keep_node) - 1
-    clipped = dataclasses.replace(
-        net,
-        node_id=net.node_id[keep_node],
-        x=net.x[keep_node],
-        y=net.y[keep_node],
-        edge_u=remap[net.edge_u[keep_edge]],
-        edge_v=remap[net.edge_v[keep_edge]],
-        length_m=net.length_m[keep_edge],
-        geometry=None if net.geometry is None else net.geometry[keep_edge],
-        dropped_nodes=net.dropped_nodes + int(net.n_nodes - keep_node.sum()),
-        meta={**net.meta, "bbox": [west, south, east, north]},
-    )
+    clipped = _keep(net, keep_node, keep_edge, meta={**net.meta, "bbox": [west, south, east, north]})
     return largest_part(clipped)
 
 
