@@ -7,7 +7,6 @@ usually older residents), a ``source`` column and a ``stand_in`` column (True on
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,18 +15,18 @@ import pandas as pd
 
 from planner._errors import DataError, InputError
 from planner._validate import first_ids, raise_if
+from planner.datasets import (  # noqa: F401 - the built-in data, handed on under their old names
+    SHENYANG_CENTRE,
+    SHENYANG_SHARE_60PLUS,
+    SHENYANG_UTM,
+    data_dir,
+    shenyang_communities,
+    shenyang_districts,
+    shenyang_streets,
+)
 from planner.io import read_points
 
 log = logging.getLogger(__name__)
-
-#: Share of registered residents aged 60 and over, Shenyang 2020: 27.05 % (Liaoshen Evening News, 2020-05-15).
-SHENYANG_SHARE_60PLUS = 0.2705
-
-#: Centre of Shenyang (WGS84 lon, lat), near the old city and Zhongjie; urban density decays from here.
-SHENYANG_CENTRE = (123.43, 41.80)
-
-#: Metric CRS used to place estimated points (UTM zone 51N covers 120-126 E).
-SHENYANG_UTM = "EPSG:32651"
 
 #: Decay length (m) of the density of urban sub-districts away from the urban centre: exp(-d / 4 km).
 URBAN_DECAY_M = 4_000.0
@@ -62,50 +61,6 @@ UNTYPED_LEVELS = 3.0
 
 #: Tags that make an untyped building non-residential.
 NON_RESIDENTIAL_TAGS = ("amenity", "shop", "office", "tourism", "craft", "industrial", "public_transport")
-
-
-# --------------------------------------------------------------------------------------------- built-in data
-def data_dir() -> Path:
-    """Folder of the built-in data: ``$PLANNER_DATA`` or the repository's ``data/`` folder."""
-    env = os.environ.get("PLANNER_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
-
-
-def _shenyang_file(name: str) -> Path:
-    path = data_dir() / "shenyang" / name
-    if not path.exists():
-        raise DataError(
-            f"built-in Shenyang data file {path} is missing; run `python scripts/make_shenyang_data.py` "
-            "in the repository, or set PLANNER_DATA to a folder holding shenyang/"
-        )
-    return path
-
-
-def shenyang_districts():
-    """The 13 districts/counties of Shenyang: GeoDataFrame in WGS84 indexed by ``adcode``.
-
-    Columns: name (Chinese), name_en, pop_2020 (7th census), share_60plus, older_2020 (an estimate; see
-    ``older_source``), geometry (boundaries converted from GCJ-02). See ``data/README.md``.
-    """
-    import geopandas as gpd
-
-    gdf = gpd.read_file(_shenyang_file("districts.geojson"))
-    gdf["adcode"] = gdf["adcode"].astype("int64")
-    return gdf.set_index("adcode").sort_index()
-
-
-def shenyang_communities() -> pd.DataFrame:
-    """The 2,703 communities (社区) and villages (村) of Shenyang, with codes, names, street and district.
-
-    Columns: code (12 digits), name, street_code, street_name, district_code, district_name, kind
-    ("community" or "village"), virtual, street_kind. No coordinates exist for them.
-    """
-    return pd.read_csv(_shenyang_file("communities.csv"), encoding="utf-8")
-
-
-def shenyang_streets() -> pd.DataFrame:
-    """The 190 sub-districts (街道) and towns (镇/乡) of Shenyang with their kind."""
-    return pd.read_csv(_shenyang_file("streets.csv"), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------------- files

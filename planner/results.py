@@ -36,6 +36,41 @@ def _area_column(demand) -> str | None:
     return None
 
 
+def covered_weight(result, tier: str, *, today: bool = False) -> float:
+    """Older residents within the walk of a tier's open sites, with the plan (or today, before it)."""
+    frame = result.today if today else result.coverage
+    return float(frame[f"covered_{tier}"].astype(float).mul(result.demand["weight"]).sum())
+
+
+def headline(result) -> str:
+    """One line per tier: how many older residents the plan puts within the walk."""
+    total = float(result.demand["weight"].sum())
+    lines = [f"{result.scenario.name}: {total:,.0f} older residents at {len(result.demand):,} demand points"]
+    for tier in result.tiers:
+        res = tier.result
+        covered = covered_weight(result, tier.spec.name)
+        share = f"{covered / total:.1%}" if total else "n/a"
+        lines.append(
+            f"  {tier.spec.name}: {len(res.selected)} sites chosen, {covered:,.0f} ({share}) "
+            f"within {tier.spec.threshold_min:g} min walk"
+            + ("" if result.joint is not None else f"; {res.status}, gap {res.gap:.2%}")
+        )
+    if result.joint is not None:
+        spent = result.joint.details.get("cost")
+        lines.append(
+            f"  both tiers solved together ({result.scenario.joint.objective}): objective "
+            f"{result.joint.objective:,.0f}, {result.joint.status}, gap {result.joint.gap:.2%}"
+            + (
+                f", cost {spent:,.0f} of budget {result.scenario.joint.budget:,.0f}"
+                if spent is not None
+                else ""
+            )
+        )
+    if result.stand_ins:
+        lines.append("  STAND-IN DATA: " + "; ".join(result.stand_ins))
+    return "\n".join(lines)
+
+
 def district_table(result) -> pd.DataFrame:
     """Per district: older residents and covered share of each tier, today and with the plan."""
     from planner.coverage import coverage_by_area
@@ -118,10 +153,8 @@ def metrics(result) -> dict:
     for tier in result.tiers:
         res = tier.result
         name = tier.spec.name
-        covered = float(result.coverage[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
-        today = None
-        if result.today is not None:
-            today = float(result.today[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
+        covered = covered_weight(result, name)
+        today = None if result.today is None else covered_weight(result, name, today=True)
         tiers.append(
             {
                 "name": name,
@@ -348,13 +381,13 @@ def _map_summary(result) -> dict[str, str]:
     summary = {"Older residents (demand)": f"{total:,.0f} at {len(demand):,} points"}
     for tier in result.tiers:
         name = tier.spec.name
-        covered = float(result.coverage[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
+        covered = covered_weight(result, name)
         verb = (
             f"{len(tier.result.selected)} new" if tier.spec.new else f"{len(tier.result.selected)} upgraded"
         )
         text = f"{covered / total:.1%}" if total else "n/a"
         if result.today is not None:
-            before = float(result.today[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
+            before = covered_weight(result, name, today=True)
             text += f" (today {before / total:.1%})"
         summary[f"Within {tier.spec.threshold_min:g} min of a {name} ({verb})"] = text
         if result.joint is None:

@@ -53,7 +53,8 @@ def test_network_fetch_caches_and_auto_then_uses_real_streets(tmp_path, monkeypa
 
     import osmnx as ox
 
-    from planner.scenario import DemandSpec, NetworkSpec, Scenario, _load_network
+    from planner.inputs import load_network
+    from planner.scenario import DemandSpec, NetworkSpec, Scenario
 
     small = Path(__file__).parent / "data" / "net_small.osm"
     calls = []
@@ -73,7 +74,7 @@ def test_network_fetch_caches_and_auto_then_uses_real_streets(tmp_path, monkeypa
     spec = NetworkSpec(
         source="auto", path=tmp_path / "absent.osm.pbf", place="Heping District, Shenyang, China"
     )
-    net = _load_network(Scenario(name="t", network=spec, demand=DemandSpec(), tiers=()), None, None)
+    net = load_network(Scenario(name="t", network=spec, demand=DemandSpec(), tiers=()), None, None)
     assert net.source == "osm-online"
     assert not net.stand_in
     assert calls == ["Heping District, Shenyang, China"]  # read from the cache, not downloaded again

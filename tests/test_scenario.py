@@ -15,8 +15,9 @@ import pytest
 from planner import InputError
 from planner.cli import main
 from planner.locate import mclp
+from planner.pipeline import STAGES, run
 from planner.results import write_outputs
-from planner.scenario import DEFAULT_SCENARIO, STAGES, parse_scenario, read_scenario, run
+from planner.scenario import DEFAULT_SCENARIO, parse_scenario, read_scenario
 
 MINIMAL = textwrap.dedent(
     """\
@@ -192,7 +193,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     data = {
         "name": "x",
         "network": {"source": "file", "path": "missing.osm.pbf", "speed": "fast"},
-        "demand": {"path": "nowhere.csv", "crs": "WGS-84"},
+        "demand": {"path": "nowhere.csv", "crs": "WGS-85"},
         "tiers": [{"name": "centre", "threshold_min": 15, "new": 3}],
         "solver": {"method": "best"},
     }
@@ -202,7 +203,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert "missing.osm.pbf" in text
     assert "speed = 'fast' is not a preset" in text
     assert "nowhere.csv" in text
-    assert "crs = 'WGS-84'" in text
+    assert "crs = 'WGS-85'" in text
     assert "needs candidates" in text
     assert "[solver] method = 'best'" in text
 
@@ -406,3 +407,84 @@ def test_gaps_list_the_most_uncovered_first(example_dir):
     assert len(gaps) == 5
     assert gaps["uncovered_residents"].tolist() == pytest.approx(expected.iloc[:5].tolist())
     assert gaps["cumulative_share"].is_monotonic_increasing
+
+
+def _tiny(**tier) -> dict:
+    return {
+        "name": "x",
+        "network": {"source": "synthetic"},
+        "demand": {"source": "estimated"},
+        "tiers": [{"name": "centre", "threshold_min": 15, "new": 3, "generate_candidates": 10, **tier}],
+    }
+
+
+def test_keys_are_the_fields_of_the_specs_and_defaults_come_from_settings():
+    from dataclasses import fields
+
+    from planner import settings
+    from planner.scenario import SECTIONS, keys
+
+    for section, spec in SECTIONS.items():
+        assert set(keys(section)) == {f.name for f in fields(spec)}
+    assert "base_dir" not in keys()  # not a key of the file
+    scenario = parse_scenario(_tiny())
+    assert scenario.solver.mip_gap == settings.DEFAULT_MIP_GAP
+    assert scenario.solver.time_limit_s == settings.DEFAULT_TIME_LIMIT_S
+    assert scenario.network.speed_mps == settings.DEFAULT_SPEED_MPS
+    assert scenario.curve.targets == settings.DEFAULT_CURVE_TARGETS
+    data = _tiny()
+    del data["tiers"][0]["threshold_min"]
+    assert parse_scenario(data).tiers[0].threshold_min == settings.DEFAULT_THRESHOLD_MIN
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("solver", "mip_gap", float("nan"), r"\[solver\] mip_gap = nan must be a finite number"),
+        ("network", "speed_mps", float("inf"), r"\[network\] speed_mps = inf must be a finite number"),
+        ("curve", "max_sites", 2.5, r"\[curve\] max_sites = 2.5 must be a whole number"),
+        ("solver", "time_limit_s", "60", r"\[solver\] time_limit_s = '60' must be a number"),
+        ("curve", "exact", "yes", r"\[curve\] exact = 'yes' must be true or false"),
+        (
+            "network",
+            "bbox",
+            [1, 2, 3],
+            r"\[network\] bbox = \[1, 2, 3\] must be \[west, south, east, north\]",
+        ),
+    ],
+)
+def test_every_value_is_checked_under_its_key_path(section, key, value, message):
+    data = {**_tiny(), section: {key: value}}
+    if section == "network":
+        data["network"]["source"] = "synthetic"
+    with pytest.raises(InputError, match=message):
+        parse_scenario(data)
+
+
+def test_nan_threshold_is_named_by_its_key_not_an_internal_name():
+    with pytest.raises(InputError, match=r"\[\[tiers\]\] #1 threshold_min = nan must be a finite number"):
+        parse_scenario(_tiny(threshold_min=float("nan")))
+
+
+def test_run_and_read_scenario_still_importable_from_scenario():
+    import planner
+    import planner.pipeline
+    import planner.scenario
+
+    assert planner.scenario.run is planner.pipeline.run is planner.run
+    assert planner.scenario.RunResult is planner.pipeline.RunResult
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = planner.scenario.nope
+
+
+def test_the_schema_imports_no_stage():
+    import subprocess
+    import sys
+
+    stages = ["network", "demand", "sites", "snap", "costs", "coverage", "locate", "access", "isochrones"]
+    code = (
+        "import sys, planner.scenario as s; s.read_scenario(s.DEFAULT_SCENARIO); "
+        f"print([m for m in {stages!r} if 'planner.' + m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
