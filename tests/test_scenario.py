@@ -488,3 +488,136 @@ def test_the_schema_imports_no_stage():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+MODEL_TIERS = """
+[[tiers]]
+name = "{name}"
+threshold_min = 10
+candidates = "candidates.csv"
+existing = "stations.csv"
+{options}
+"""
+
+#: tier name -> (options in the file, the `planner.locate` call it must equal)
+MODELS = {
+    "cover": ('new = 4\nmodel = "mclp"', "mclp"),
+    "fewest": ('model = "lscp"', "lscp"),
+    "share": ('model = "lscp"\ntarget_share = 0.8', None),
+    "median": ('new = 4\nmodel = "p_median"', "p_median"),
+    "center": ('new = 4\nmodel = "p_center"', "p_center"),
+    "capped": ('new = 4\nmodel = "capacitated"\ncapacity_column = "places"', "capacitated_mclp"),
+    "twice": ('new = 4\nmodel = "backup"\nbackup_weight = 0.5', "mclp"),
+}
+
+
+@pytest.fixture(scope="module")
+def model_run(example_dir):
+    """One run with a tier per model, all on the same candidates and existing stations."""
+    text = MINIMAL.split("[[tiers]]")[0] + "".join(
+        MODEL_TIERS.format(name=name, options=options) for name, (options, _) in MODELS.items()
+    )
+    text += '[solver]\nmethod = "exact"\n[curve]\ntargets = []\n'
+    path = example_dir / "models.toml"
+    path.write_text(text, encoding="utf-8")
+    result = run(read_scenario(path))
+    from planner.results import metrics
+
+    return result, json.loads(json.dumps(metrics(result)))  # as metrics.json holds it
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_runs_from_a_scenario_file(model_run, name):
+    from planner import locate
+
+    result, metrics = model_run
+    outcome = next(t for t in result.tiers if t.spec.name == name)
+    weights = result.demand["weight"]
+    stations = [f"s{i:02d}" for i in range(12)]
+    candidates = [f"c{i:02d}" for i in range(40)]
+    common = {"fixed": stations, "candidates": candidates, "method": "exact"}
+    options, function = MODELS[name]
+    if function == "capacitated_mclp":
+        places = outcome.sites["capacity"]
+        expected = locate.capacitated_mclp(outcome.times, weights, places, p=4, threshold_min=10, **common)
+    elif function in ("p_median", "p_center"):
+        expected = getattr(locate, function)(outcome.times, weights, p=4, **common)
+    elif function == "lscp":
+        expected = locate.lscp(outcome.times, weights, threshold_min=10, **common)
+    elif function == "mclp":
+        backup = 0.5 if "backup" in options else None
+        expected = locate.mclp(outcome.times, weights, p=4, threshold_min=10, backup_weight=backup, **common)
+    else:  # the fewest sites reaching 80 % of the coverable weight
+        curve = locate.coverage_curve(outcome.times, weights, threshold_min=10, targets=(0.8,), **common)
+        needed = int(curve.needed["sites"].iloc[0])
+        assert len(outcome.result.selected) == needed
+        assert outcome.result.details["covered_weight"] >= 0.8 * curve.coverable_weight - 1e-6
+        expected = None
+    if expected is not None:
+        assert outcome.result.model == expected.model
+        assert outcome.result.selected == expected.selected
+        assert outcome.result.objective == pytest.approx(expected.objective)
+    chosen = outcome.sites.index[outcome.sites["status"] == "new"]
+    assert sorted(chosen) == sorted(outcome.result.selected)
+    tier = next(t for t in metrics["tiers"] if t["name"] == name)
+    assert tier["model"] == outcome.result.model
+    assert tier["selected_ids"] == [str(i) for i in outcome.result.selected]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ('new = 3\nmodel = "mlcp"', r"model = 'mlcp' is not one of .*did you mean 'mclp'"),
+        ('new = 3\nmodel = "backup"', r'model = "backup" needs backup_weight'),
+        ('new = 3\nmodel = "capacitated"', r'model = "capacitated" needs capacity_column'),
+        (
+            'new = 3\nmodel = "p_median"\nbackup_weight = 0.5',
+            r'backup_weight is an option of model = "backup"',
+        ),
+        ("new = 3\ntarget_share = 0.5", r'target_share is an option of model = "lscp"'),
+        (
+            'new = 3\nmodel = "backup"\nbackup_weight = 1.5',
+            r"backup_weight = 1.5 must be at least 0 and at most 1",
+        ),
+        (
+            'new = 3\nmodel = "p_center"\nequity_min_share = 0.5',
+            r'equity_\* options work with model = "mclp"',
+        ),
+        ('model = "p_median"', r"give new = <count>"),
+    ],
+)
+def test_model_options_are_validated(tmp_path, options, message):
+    import tomllib
+
+    tier = tomllib.loads(f'name = "centre"\ngenerate_candidates = 10\n{options}')
+    data = _tiny()
+    data["tiers"] = [tier]
+    with pytest.raises(InputError, match=message):
+        parse_scenario(data)
+
+
+def test_capacitated_model_names_the_sites_without_places(example_dir):
+    path = _variant(
+        example_dir, "no_places", centre_extra='model = "capacitated"\ncapacity_column = "nope"\n'
+    )
+    with pytest.raises(InputError, match="nope"):
+        run(read_scenario(path))
+
+
+def test_readme_model_examples_are_valid_scenarios():
+    import re
+    import tomllib
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Models from a scenario file")[1].split("\n## ")[0]
+    blocks = re.findall(r"```toml\n(.*?)```", section, flags=re.S)
+    from planner.scenario import MODELS as NAMES
+
+    seen = set()
+    for block in blocks:
+        data = tomllib.loads(block)
+        base = _tiny()
+        base["tiers"] = data["tiers"]
+        scenario = parse_scenario(base, check_files=False)
+        seen.update(t.model for t in scenario.tiers)
+    assert set(NAMES) <= seen
