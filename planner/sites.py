@@ -15,6 +15,7 @@ import pandas as pd
 
 from planner._errors import InputError, PlannerWarning
 from planner._validate import check_points, first_ids, raise_if, weight_problems
+from planner.coords import utm_crs_of
 from planner.io import read_points
 
 log = logging.getLogger(__name__)
@@ -299,9 +300,7 @@ def stand_in_stations(demand, *, per_communities: int = 2, seed: int = 0):
     raise_if(problems, "stand_in_stations")
     if demand.crs is None:
         raise InputError("`demand` has no CRS; set it with `demand.set_crs(4326)`")
-    from planner.demand import SHENYANG_UTM
-
-    pts = demand.geometry.to_crs(SHENYANG_UTM)
+    pts = demand.geometry.to_crs(utm_crs_of(demand))
     blocks = pd.DataFrame(
         {"x": pts.x.to_numpy(), "y": pts.y.to_numpy(), "weight": demand["weight"].to_numpy(dtype=float)},
         index=demand.index,

@@ -15,13 +15,14 @@ import scipy.sparse as sp
 
 from planner._errors import InputError
 from planner._validate import first_ids
+from planner.coords import utm_crs
 from planner.network import StreetNetwork, largest_part
 
 log = logging.getLogger(__name__)
 
 #: UTM zone 51N, the projected CRS of Shenyang.
 SHENYANG_CRS = pyproj.CRS.from_epsg(32651)
-#: Shenyang city centre (123.43 E, 41.80 N) in UTM 51N metres.
+#: Shenyang city centre (123.43 E, 41.80 N) in UTM 51N metres: where `grid_city` lays its grid by default.
 SHENYANG_CENTRE_XY = (535_723.0, 4_627_660.0)
 
 
@@ -32,8 +33,9 @@ def grid_city(
     missing_share: float = 0.05,
     curved_share: float = 0.1,
     seed: int = 0,
+    centre: tuple[float, float] | None = None,
 ) -> StreetNetwork:
-    """A perturbed street grid of about ``n_nodes`` nodes centred on Shenyang, in UTM 51N (EPSG:32651).
+    """A perturbed street grid of about ``n_nodes`` nodes centred on ``centre``, in its local UTM zone.
 
     Column and row spacings vary by +-5 m around ``block_m``, nodes are moved by up to 10 % of a block,
     ``missing_share`` of the links are left out, and ``curved_share`` of the segments are bent (a three-point
@@ -49,6 +51,10 @@ def grid_city(
         Shares of links left out and of segments bent, in [0, 1).
     seed
         Seed of the random generator.
+    centre
+        ``(lon, lat)`` in WGS84 degrees of the grid's centre; the grid is laid out in the UTM zone of that
+        point (`planner.coords.utm_crs`). None: Shenyang's centre (123.43 E, 41.80 N), i.e.
+        `SHENYANG_CENTRE_XY` in UTM 51N (EPSG:32651), as benchmarks and tests have always used.
 
     Returns
     -------
@@ -57,6 +63,7 @@ def grid_city(
     """
     import shapely
 
+    crs, (cx, cy) = _grid_centre(centre)
     _check_share(missing_share, "missing_share")
     _check_share(curved_share, "curved_share")
     if int(n_nodes) < 4:
@@ -68,8 +75,8 @@ def grid_city(
     cols = np.concatenate([[0.0], np.cumsum(rng.uniform(block_m - 5, block_m + 5, side - 1))])
     rows = np.concatenate([[0.0], np.cumsum(rng.uniform(block_m - 5, block_m + 5, side - 1))])
     gx, gy = np.meshgrid(cols - cols[-1] / 2, rows - rows[-1] / 2)
-    x = gx.ravel() + SHENYANG_CENTRE_XY[0] + rng.uniform(-0.1, 0.1, side * side) * block_m
-    y = gy.ravel() + SHENYANG_CENTRE_XY[1] + rng.uniform(-0.1, 0.1, side * side) * block_m
+    x = gx.ravel() + cx + rng.uniform(-0.1, 0.1, side * side) * block_m
+    y = gy.ravel() + cy + rng.uniform(-0.1, 0.1, side * side) * block_m
     node = np.arange(side * side).reshape(side, side)
     u = np.concatenate([node[:, :-1].ravel(), node[:-1, :].ravel()])
     v = np.concatenate([node[:, 1:].ravel(), node[1:, :].ravel()])
@@ -101,7 +108,7 @@ def grid_city(
             edge_u=u,
             edge_v=v,
             length_m=length,
-            crs=SHENYANG_CRS,
+            crs=crs,
             geometry=geometry,
             source="synthetic",
             stand_in=True,
@@ -110,6 +117,26 @@ def grid_city(
     )
     log.info("%s", out.summary())
     return out
+
+
+def _grid_centre(centre) -> tuple[pyproj.CRS, tuple[float, float]]:
+    """The CRS and projected centre of `grid_city` for a lon/lat centre (None: Shenyang)."""
+    if centre is None:
+        return SHENYANG_CRS, SHENYANG_CENTRE_XY
+    try:
+        lon, lat = (float(c) for c in centre)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"`centre` must be (lon, lat) in WGS84 degrees, e.g. (24.94, 60.17) for Helsinki, got {centre!r}"
+        ) from None
+    if not (-180 <= lon <= 180 and -80 <= lat <= 84):
+        raise InputError(
+            f"`centre` {centre!r} is not (lon, lat) in degrees inside UTM's range (-180..180 E, -80..84 N); "
+            "give longitude first, e.g. (24.94, 60.17) for Helsinki"
+        )
+    crs = utm_crs(lon, lat)
+    x, y = pyproj.Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
+    return crs, (float(x), float(y))
 
 
 def _check_share(value: float, name: str) -> None:

@@ -218,3 +218,22 @@ def test_settlement_streets_need_metric_points():
 
     with pytest.raises(InputError, match="projected"):
         settlement_streets(_settlements().to_crs(4326))
+
+
+def test_grid_city_centre_is_a_parameter():
+    import pyproj
+
+    helsinki = grid_city(n_nodes=400, seed=1, centre=(24.94, 60.17))
+    assert helsinki.crs.to_epsg() == 32635  # its own UTM zone, not Shenyang's
+    lon, lat = pyproj.Transformer.from_crs(helsinki.crs, 4326, always_xy=True).transform(
+        np.mean(helsinki.x), np.mean(helsinki.y)
+    )
+    assert lon == pytest.approx(24.94, abs=0.01) and lat == pytest.approx(60.17, abs=0.01)
+    shenyang = grid_city(n_nodes=400, seed=1)
+    # the same grid, moved: the layout does not depend on the centre
+    np.testing.assert_array_equal(helsinki.edge_u, shenyang.edge_u)
+    np.testing.assert_allclose(helsinki.length_m, shenyang.length_m)
+    with pytest.raises(InputError, match=r"`centre` must be \(lon, lat\)"):
+        grid_city(n_nodes=100, centre="Helsinki")
+    with pytest.raises(InputError, match="give longitude first"):
+        grid_city(n_nodes=100, centre=(535_723.0, 4_627_660.0))
