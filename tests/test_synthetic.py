@@ -112,16 +112,11 @@ def test_streets_in_areas_missing_links_only_local():
     assert full.n_edges == 64 * 33 + 65 * 32
 
 
-def test_streets_in_areas_is_deterministic_and_fast_enough():
-    import time
-
+def test_streets_in_areas_is_deterministic():
     areas = gpd.GeoSeries([shapely.Point(535_000, 4_627_000).buffer(12_000)], crs=32651)
-    t0 = time.perf_counter()
     a = streets_in_areas(areas, local_spacing_m=75, seed=4)
-    took = time.perf_counter() - t0
     b = streets_in_areas(areas, local_spacing_m=75, seed=4)
     assert a.n_nodes > 80_000
-    assert took < 10
     np.testing.assert_array_equal(a.x, b.x)
     np.testing.assert_array_equal(a.edge_v, b.edge_v)
 
