@@ -17,8 +17,22 @@ from planner._errors import InputError
 from planner._validate import first_ids
 from planner.coords import utm_crs
 from planner.network import StreetNetwork, largest_part
+from planner.provenance import Provenance, Source
 
 log = logging.getLogger(__name__)
+
+#: What every synthetic network is (`planner.provenance`): a stand-in for missing streets.
+STAND_IN_STREETS = Provenance(
+    (
+        Source(
+            "streets",
+            real=False,
+            what="SYNTHETIC STAND-IN street network (not real streets)",
+            what_zh="合成的替代路网（非真实街道）",
+            origin="planner.synthetic",
+        ),
+    )
+)
 
 #: UTM zone 51N, the projected CRS of Shenyang.
 SHENYANG_CRS = pyproj.CRS.from_epsg(32651)
@@ -112,6 +126,7 @@ def grid_city(
             geometry=geometry,
             source="synthetic",
             stand_in=True,
+            provenance=STAND_IN_STREETS,
             description=f"synthetic stand-in: perturbed {block_m:g} m grid (seed {seed}), not real streets",
         )
     )
@@ -275,6 +290,7 @@ def streets_in_areas(
             crs=crs,
             source="synthetic",
             stand_in=True,
+            provenance=STAND_IN_STREETS,
             description=(
                 f"synthetic stand-in streets in {len(geoms):,} areas: arterials every {a_m:g} m, local "
                 f"streets every {', '.join(f'{a_m / k:g}' for k in n_local)} m (seed {seed}); "
@@ -585,6 +601,7 @@ def settlement_streets(
         crs=crs,
         source="synthetic",
         stand_in=True,
+        provenance=STAND_IN_STREETS,
         description=(
             f"SYNTHETIC STAND-IN streets where people live: {int(built.sum()):,} built-up cells of "
             f"{a:g} m, {n_groups:,} settlements joined by country roads"

@@ -770,3 +770,18 @@ def test_clip_network_by_hand(tiny_net):
         clip_network(tiny_net, (10.0, 10.0, 10.1, 10.1))
     with pytest.raises(InputError, match=r"is not \(west, south, east, north\)"):
         clip_network(tiny_net, (1.0, 2.0, 0.5, 3.0))
+
+
+def test_provenance_of_real_streets_survives_the_cache(tmp_path):
+    from planner.provenance import provenance_of
+
+    path = tmp_path / "small.osm"
+    shutil.copy(SMALL, path)
+    first = read_network(path, cache=True)
+    (source,) = provenance_of(first).sources
+    assert source.input == "streets" and source.real
+    assert source.origin == "small.osm" and "OpenStreetMap" in source.licence
+    assert source.date.startswith("file of 20")
+    second = read_network(path, cache=True)
+    assert second.meta["from_cache"] and second.provenance == first.provenance
+    assert not provenance_of(first).is_stand_in

@@ -20,11 +20,12 @@ import pyproj
 
 from planner.network.core import StreetNetwork
 from planner.network.walk import WALK_RULE
+from planner.provenance import Provenance
 
 log = logging.getLogger(__name__)
 
 #: Bump when the prepared arrays change meaning, so that old caches are not read.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the provenance record is stored
 
 
 def cache_key(params: Mapping) -> str:
@@ -69,6 +70,7 @@ def save_cached(net: StreetNetwork, file: Path) -> StreetNetwork:
         "dropped_parts": net.dropped_parts,
         "description": net.description,
         "meta": net.meta,
+        "provenance": net.provenance.to_records(),
     }
     arrays["header"] = np.array(json.dumps(header, default=str))
     tmp = file.with_name(f"{file.stem}.{os.getpid()}.tmp.npz")
@@ -118,8 +120,16 @@ def load_cached(file: Path) -> StreetNetwork | None:
                 dropped_parts=header["dropped_parts"],
                 description=header["description"],
                 meta={**header["meta"], "cache_file": str(file), "from_cache": True},
+                provenance=Provenance.from_records(header["provenance"]),
             )
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, shapely.errors.GEOSException) as exc:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        zipfile.BadZipFile,
+        shapely.errors.GEOSException,
+    ) as exc:
         log.warning("ignoring the unreadable network cache %s (%s); preparing the network again", file, exc)
         return None
     return net

@@ -23,11 +23,32 @@ import scipy.sparse as sp
 from planner._errors import DataError, InputError
 from planner.coords import utm_crs
 from planner.network.walk import no_walkable_error
+from planner.provenance import Provenance, Source
 
 log = logging.getLogger(__name__)
 
 #: network.source values, as written to metrics.json
 SOURCES = ("osm-pbf", "osm-xml", "graphml", "osm-online", "synthetic", "graph")
+
+#: Licence and attribution of anything made from OpenStreetMap data.
+OSM_LICENCE = "ODbL 1.0, (c) OpenStreetMap contributors"
+
+
+def osm_streets(origin: str, *, date: str = "") -> Provenance:
+    """The provenance of real streets read or downloaded from OpenStreetMap."""
+    return Provenance(
+        (
+            Source(
+                "streets",
+                real=True,
+                what=f"OpenStreetMap streets ({origin})",
+                what_zh=f"OpenStreetMap 真实街道（{origin}）",
+                origin=origin,
+                licence=OSM_LICENCE,
+                date=date,
+            ),
+        )
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +77,11 @@ class StreetNetwork:
         Nodes, and disconnected parts, removed when keeping the largest connected part.
     description
         One line for logs, maps and metrics (e.g. the file name).
+    meta
+        Counts and paths for logs and metrics (``raw_nodes``, ``cache_file``, ...).
+    provenance
+        What the streets are and where they came from (`planner.provenance`): one ``"streets"`` source, real
+        for OpenStreetMap data, a stand-in for synthetic streets; empty for a graph of unknown origin.
     """
 
     node_id: np.ndarray
@@ -72,6 +98,7 @@ class StreetNetwork:
     dropped_parts: int = 0
     description: str = ""
     meta: dict = field(default_factory=dict)
+    provenance: Provenance = field(default_factory=Provenance)
 
     @property
     def n_nodes(self) -> int:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
+from datetime import UTC, datetime
 
 from planner._errors import DataError, InputError
 from planner.network import _cache
 from planner.network.convert import from_graph
-from planner.network.core import StreetNetwork, check_bbox, metric_crs
+from planner.network.core import StreetNetwork, check_bbox, metric_crs, osm_streets
 from planner.network.walk import OVERPASS_FILTERS, osmnx_walk_tags
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,8 @@ def _online(
                 "https://download.geofabrik.de) and use read_network"
             ) from exc
     net = from_graph(graph, crs=target, source="osm-online", description=description, walk_filter=True)
+    today = datetime.now(tz=UTC).date().isoformat()
+    net = dataclasses.replace(net, provenance=osm_streets(description, date=f"downloaded {today}"))
     if use_cache:
         net = _cache.save_cached(net, cache_file)
     log.info(net.summary())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,14 @@ import pyproj
 from planner._errors import DataError, InputError
 from planner.network import _cache
 from planner.network.convert import from_graph
-from planner.network.core import StreetNetwork, assemble, check_bbox, clip_network, metric_crs
+from planner.network.core import (
+    StreetNetwork,
+    assemble,
+    check_bbox,
+    clip_network,
+    metric_crs,
+    osm_streets,
+)
 from planner.network.walk import WALK_TAGS, no_walkable_error, osmnx_walk_tags, walkable
 
 log = logging.getLogger(__name__)
@@ -110,6 +119,8 @@ def read_network(path: str | os.PathLike, *, crs=None, cache: bool | None = None
         net = _read_graphml(path, target)
     if bbox is not None:
         net = clip_network(net, bbox)
+    modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC).date().isoformat()
+    net = dataclasses.replace(net, provenance=osm_streets(path.name, date=f"file of {modified}"))
     if cache_file is not None:
         net = _cache.save_cached(net, cache_file)
     log.info(net.summary())
