@@ -142,7 +142,8 @@ class StreetNetwork:
         if self.dropped_nodes:
             text += f", {self.dropped_nodes:,} nodes in {self.dropped_parts:,} small parts dropped"
         if self.stand_in:
-            text += " (SYNTHETIC STAND-IN, not real streets)"
+            labels = self.provenance.banner_lines() or ["SYNTHETIC STAND-IN, not real streets"]
+            text += f" ({'; '.join(labels)})"
         return text
 
 
