@@ -58,7 +58,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from planner._errors import InfeasibleError, InputError, PlannerWarning, SolverError
-from planner.costs import TravelTimes
+from planner.costs import TravelTimes, nearest_open
 from planner.locate._common import Instance, build_result, prepare, resolve_solver
 from planner.locate._highs import relative_gap, solve_mip
 from planner.locate._result import SitingResult
@@ -108,10 +108,9 @@ def _prepare(times, weights, p, *, options: dict, far_s=None, what: str) -> Inst
 
 def _nearest_walk_s(inst: Instance, open_rows: np.ndarray) -> np.ndarray:
     """Per demand column (canonical order): walk seconds to the nearest open site, inf if none."""
-    best = np.full(inst.n_demand, np.inf)
-    coo = inst.walk[np.asarray(open_rows, dtype=np.int64)].tocoo()
-    np.minimum.at(best, coo.col, coo.data)
-    return best
+    is_open = np.zeros(inst.n_sites, dtype=bool)
+    is_open[np.asarray(open_rows, dtype=np.int64)] = True
+    return np.nan_to_num(nearest_open(inst.walk, is_open)[1], nan=np.inf)
 
 
 # ----------------------------------------------------------------------------------------------------
