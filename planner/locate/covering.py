@@ -37,7 +37,7 @@ from planner.locate._common import (
     prepare,
     resolve_solver,
 )
-from planner.locate._highs import MipSolution, solve_mip
+from planner.locate._highs import MipModel, MipSolution, solve_mip
 from planner.locate._reduce import Reduced, reduce_coverage
 from planner.locate._result import SitingResult
 
@@ -171,7 +171,7 @@ def _share_table(
 # MCLP model arrays
 
 
-def _mclp_arrays(
+def mclp_model(
     red: Reduced,
     p: int,
     *,
@@ -180,11 +180,12 @@ def _mclp_arrays(
     group_total: np.ndarray | None = None,
     group_const: np.ndarray | None = None,
     maximin: bool = False,
-) -> dict:
-    """Arrays of the (backup / equity) MCLP on a reduced instance; columns ``[x | y1 | y2 (backup) | z
-    (maximin)]``.
+) -> tuple[MipModel, np.ndarray]:
+    """The (backup / equity) MCLP on a reduced instance; columns ``[x | y1 | y2 (backup) | z (maximin)]``.
 
-    ``cost`` is the coverage objective (0 on z); the maximin stage puts its own cost on z.
+    ``cost`` is the coverage objective (0 on z); the maximin stage puts its own cost on z. Returns the model
+    and the reduced rows that have a y column (rows reached by one candidate only fold into that column's
+    cost, exactly, in the plain model).
     """
     backup = backup_weight > 0
     a = sp.csr_array(red.a)
@@ -240,20 +241,20 @@ def _mclp_arrays(
         cost[n + m : n + 2 * m] = backup_weight * weight
     integral = np.zeros(width, dtype=bool)
     integral[:n] = True
-    return {
-        "a": sp.vstack(rows, format="csc"),
-        "cost": cost,
-        "row_lo": np.concatenate(lo),
-        "row_hi": np.concatenate(hi),
-        "col_lo": np.zeros(width),
-        "col_hi": np.ones(width),
-        "integral": integral,
-        "y_rows": rows_kept,
-    }
+    model = MipModel(
+        cost=cost,
+        a=sp.vstack(rows, format="csc"),
+        row_lo=np.concatenate(lo),
+        row_hi=np.concatenate(hi),
+        col_lo=np.zeros(width),
+        col_hi=np.ones(width),
+        integral=integral,
+    )
+    return model, rows_kept
 
 
 def _solve(
-    arrays: dict,
+    model: MipModel,
     *,
     maximize: bool,
     time_limit_s: float,
@@ -261,38 +262,35 @@ def _solve(
     what: str,
     relax: bool = False,
     start: np.ndarray | None = None,
+    ipm: bool = False,
 ) -> MipSolution:
-    integral = np.zeros_like(arrays["integral"]) if relax else arrays["integral"]
     return solve_mip(
-        arrays["cost"],
-        arrays["a"],
-        arrays["row_lo"],
-        arrays["row_hi"],
-        arrays["col_lo"],
-        arrays["col_hi"],
-        integral,
+        model.relaxed() if relax else model,
         maximize=maximize,
         time_limit_s=time_limit_s,
         mip_rel_gap=mip_gap,
         what=what,
         start=start if not relax else None,
+        ipm=ipm,
     )
 
 
-def _start_vector(red: Reduced, chosen: np.ndarray, arrays: dict, backup_weight: float) -> np.ndarray:
+def _start_vector(
+    red: Reduced, chosen: np.ndarray, model: MipModel, y_rows: np.ndarray, backup_weight: float
+) -> np.ndarray:
     """A feasible column vector for the MCLP arrays from chosen reduced columns (y from the coverage
     counts).
     """
     n = red.n_cols
     x = np.zeros(n)
     x[chosen] = 1.0
-    counts = (red.level + np.asarray(red.a @ x).ravel())[arrays["y_rows"]]
+    counts = (red.level + np.asarray(red.a @ x).ravel())[y_rows]
     y1 = (counts >= 1).astype(float)
     parts = [x, y1]
     if backup_weight > 0:
         parts.append((counts >= 2).astype(float))
     vec = np.concatenate(parts)
-    return np.concatenate([vec, np.zeros(len(arrays["cost"]) - len(vec))])  # maximin z = 0 is feasible
+    return np.concatenate([vec, np.zeros(model.n_cols - len(vec))])  # maximin z = 0 is feasible
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -470,7 +468,7 @@ def mclp(
         status, method_used, bound_red = "optimal", "exact", None
         log.info("mclp: every useful candidate (%d <= p = %d) opens; no solve needed", red.n_cols, p)
     elif _use_exact(method, red.a.nnz) or equity is not None:
-        arrays = _mclp_arrays(
+        arrays, y_rows = mclp_model(
             red,
             p_red,
             backup_weight=b,
@@ -482,11 +480,12 @@ def mclp(
         maximin = bool(equity is not None and equity.maximin)
         g0, _ = heuristics.greedy(red.a, red.weight, p_red, level=red.level, backup_weight=b)
         g0, _ = heuristics.interchange(red.a, red.weight, g0, level=red.level, backup_weight=b, max_passes=3)
-        start = _start_vector(red, g0, arrays, b) if group_need is None else None
+        start = _start_vector(red, g0, arrays, y_rows, b) if group_need is None else None
         stage = arrays
         if maximin:
-            stage = {**arrays, "cost": np.zeros_like(arrays["cost"])}
-            stage["cost"][-1] = 1.0
+            z_cost = np.zeros(arrays.n_cols)
+            z_cost[-1] = 1.0
+            stage = arrays.with_(cost=z_cost)
         try:
             sol = _solve(
                 stage, maximize=True, time_limit_s=time_limit_s, mip_gap=mip_gap, what=model, start=start
@@ -501,8 +500,9 @@ def mclp(
         if maximin:
             z_star = float(sol.x[-1])
             details["maximin_share"] = z_star
-            stage = {**arrays, "col_lo": arrays["col_lo"].copy()}
-            stage["col_lo"][-1] = max(0.0, z_star - 1e-7)
+            col_lo = arrays.col_lo.copy()
+            col_lo[-1] = max(0.0, z_star - 1e-7)
+            stage = arrays.with_(col_lo=col_lo)
             sol = _solve(
                 stage,
                 maximize=True,
@@ -592,12 +592,13 @@ def _mclp_heuristic(
     bound_kind = "submodular"
     try:
         lp = _solve(
-            _mclp_arrays(red, p, backup_weight=b),
+            mclp_model(red, p, backup_weight=b)[0],
             maximize=True,
             time_limit_s=time_limit_s,
             mip_gap=0.0,
             what="mclp LP relaxation",
             relax=True,
+            ipm=True,
         )
         if lp.status == "optimal" and lp.objective < bound:
             bound, bound_kind = lp.objective, "lp"
@@ -671,15 +672,15 @@ def lscp(
     if red.n_rows == 0:
         chosen_red, status, bound, method_used = np.zeros(0, dtype=np.int64), "optimal", 0.0, "exact"
     else:
-        arrays = {
-            "a": red.a,
-            "cost": np.ones(n),
-            "row_lo": np.ones(red.n_rows),
-            "row_hi": np.full(red.n_rows, _INF),
-            "col_lo": np.zeros(n),
-            "col_hi": np.ones(n),
-            "integral": np.ones(n, dtype=bool),
-        }
+        arrays = MipModel(
+            cost=np.ones(n),
+            a=red.a,
+            row_lo=np.ones(red.n_rows),
+            row_hi=np.full(red.n_rows, _INF),
+            col_lo=np.zeros(n),
+            col_hi=np.ones(n),
+            integral=np.ones(n, dtype=bool),
+        )
         greedy_cols = heuristics.greedy_cover(red.a)
         if _use_exact(method, red.a.nnz):
             start = np.zeros(n)
@@ -844,9 +845,9 @@ def capacitated_mclp(
     if red.n_rows == 0:
         x_open, status, bound, method_used = np.zeros(0, dtype=np.int64), "optimal", 0.0, "exact"
         z = np.zeros(0)
-    elif len(cand_cols) <= p or _use_exact(method, arrays["a"].nnz):
+    elif len(cand_cols) <= p or _use_exact(method, arrays.a.nnz):
         if len(cand_cols) <= p:
-            arrays["col_lo"][:n_x] = 1.0
+            arrays.col_lo[:n_x] = 1.0
         sol = _solve(
             arrays, maximize=True, time_limit_s=time_limit_s, mip_gap=mip_gap, what="capacitated mclp"
         )
@@ -858,10 +859,11 @@ def capacitated_mclp(
         )
         order = np.lexsort((np.arange(n_x), -lp.x[:n_x]))
         x_open = np.sort(order[:p_red])
-        fixed_arrays = {**arrays, "col_lo": arrays["col_lo"].copy(), "col_hi": arrays["col_hi"].copy()}
-        fixed_arrays["col_lo"][:n_x] = 0.0
-        fixed_arrays["col_hi"][:n_x] = 0.0
-        fixed_arrays["col_lo"][x_open] = fixed_arrays["col_hi"][x_open] = 1.0
+        col_lo, col_hi = arrays.col_lo.copy(), arrays.col_hi.copy()
+        col_lo[:n_x] = 0.0
+        col_hi[:n_x] = 0.0
+        col_lo[x_open] = col_hi[x_open] = 1.0
+        fixed_arrays = arrays.with_(col_lo=col_lo, col_hi=col_hi)
         sol = _solve(
             fixed_arrays,
             maximize=True,
@@ -949,7 +951,7 @@ def _pairs(red: Reduced) -> tuple[np.ndarray, np.ndarray]:
     return a.indices.astype(np.int64), cols
 
 
-def _capacitated_arrays(red: Reduced, cap: np.ndarray, is_fixed: np.ndarray, p: int) -> dict:
+def _capacitated_arrays(red: Reduced, cap: np.ndarray, is_fixed: np.ndarray, p: int) -> MipModel:
     """Arrays of the capacitated MCLP; columns ``[x (candidate columns) | z (pairs)]``."""
     m, n = red.a.shape
     pair_row, pair_col = _pairs(red)
@@ -985,15 +987,15 @@ def _capacitated_arrays(red: Reduced, cap: np.ndarray, is_fixed: np.ndarray, p: 
     r4 = sp.csr_array((np.ones(n_x), (np.zeros(n_x, dtype=np.int64), np.arange(n_x))), shape=(1, n_x + e))
     a = sp.vstack([r1, r2, r3, r4], format="csc")
     cap_hi = np.where(is_fixed, cap, 0.0)
-    return {
-        "a": a,
-        "cost": np.concatenate([np.zeros(n_x), red.weight[pair_row]]),
-        "row_lo": np.concatenate([np.full(m + n + nl, -_INF), [float(p)]]),
-        "row_hi": np.concatenate([np.ones(m), cap_hi, np.zeros(nl), [float(p)]]),
-        "col_lo": np.zeros(n_x + e),
-        "col_hi": np.ones(n_x + e),
-        "integral": np.concatenate([np.ones(n_x, dtype=bool), np.zeros(e, dtype=bool)]),
-    }
+    return MipModel(
+        cost=np.concatenate([np.zeros(n_x), red.weight[pair_row]]),
+        a=a,
+        row_lo=np.concatenate([np.full(m + n + nl, -_INF), [float(p)]]),
+        row_hi=np.concatenate([np.ones(m), cap_hi, np.zeros(nl), [float(p)]]),
+        col_lo=np.zeros(n_x + e),
+        col_hi=np.ones(n_x + e),
+        integral=np.concatenate([np.ones(n_x, dtype=bool), np.zeros(e, dtype=bool)]),
+    )
 
 
-__all__ = ["AUTO_EXACT_NNZ", "Equity", "capacitated_mclp", "ids_of", "lscp", "mclp"]
+__all__ = ["AUTO_EXACT_NNZ", "Equity", "capacitated_mclp", "ids_of", "lscp", "mclp", "mclp_model"]
