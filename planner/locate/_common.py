@@ -265,6 +265,43 @@ def prepare(
     return inst
 
 
+def capacity_per_site(inst: Instance, capacity) -> tuple[np.ndarray, list[str]]:
+    """Capacity per site row (NaN where not given) and the problems found."""
+    if not isinstance(capacity, pd.Series):
+        return np.zeros(0), [f"`capacity` must be a Series site_id -> places, got {type(capacity).__name__}"]
+    problems = []
+    try:
+        values = pd.to_numeric(capacity, errors="raise").astype(float)
+    except (ValueError, TypeError):
+        return np.zeros(0), ["`capacity` must be numbers of places"]
+    if values.index.has_duplicates:
+        problems.append(
+            f"`capacity` has duplicate site ids: {first_ids(values.index[values.index.duplicated()])}"
+        )
+        return np.zeros(0), problems
+    aligned = values.reindex(inst.site_ids).to_numpy()
+    need = np.union1d(inst.candidates, inst.fixed)
+    missing = need[np.isnan(aligned[need])]
+    if len(missing):
+        problems.append(
+            f"`capacity` lacks candidate or fixed sites {first_ids(inst.site_ids[missing])}; "
+            "give each a capacity"
+        )
+    bad = ~np.isfinite(values) & values.notna()
+    neg = values < 0
+    if bad.any():
+        problems.append(f"`capacity` is infinite at sites {first_ids(values.index[bad])}")
+    if neg.any():
+        problems.append(
+            f"`capacity` is negative at sites {first_ids(values.index[neg])} "
+            f"(smallest {values[neg].min():g}); "
+            "capacities are places and must be >= 0"
+        )
+    if not problems and not (aligned[need] > 0).any():
+        problems.append("`capacity` is 0 at every candidate and fixed site, so nobody can be served")
+    return aligned, problems
+
+
 def resolve_solver(time_limit_s: float | None, mip_gap: float | None) -> tuple[float, float]:
     """Defaults for the time limit (`DEFAULT_TIME_LIMIT_S`) and the relative MIP gap (`DEFAULT_MIP_GAP`)."""
     return (

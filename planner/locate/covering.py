@@ -32,12 +32,13 @@ from planner.locate import heuristics
 from planner.locate._common import (
     Instance,
     build_result,
+    capacity_per_site,
     ids_of,
     open_count,
     prepare,
     resolve_solver,
 )
-from planner.locate._highs import MipModel, MipSolution, solve_mip
+from planner.locate._highs import MipModel, MipSolution, relative_gap, solve_mip
 from planner.locate._reduce import Reduced, reduce_coverage
 from planner.locate._result import SitingResult
 
@@ -732,44 +733,167 @@ def lscp(
 
 
 # ------------------------------------------------------------------------------------------------------------
+# LSCP with backup coverage
+
+
+def lscp_backup(
+    times: TravelTimes,
+    weights: pd.Series,
+    *,
+    threshold_min: float,
+    fixed=None,
+    candidates=None,
+    method: str = "auto",
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+) -> SitingResult:
+    """Backup-covering set covering (LSCP-B): the fewest sites covering all coverable demand, then, among
+    the plans with that many sites, the most demand covered twice (lexicographic).
+
+    Stage 1 is `lscp`, giving :math:`k^*` new sites. Stage 2, with :math:`u_i` = demand point :math:`i`
+    covered at least twice:
+
+    .. math::
+
+        \\max \\sum_i w_i u_i \\quad \\text{s.t.} \\quad
+        \\ell_i + \\sum_{j \\in N_i \\cap J} x_j \\ge 1 \\;\\; \\forall i \\in I^c, \\quad
+        u_i \\le \\ell_i - 1 + \\sum_{j \\in N_i \\cap J} x_j, \\quad
+        \\sum_{j \\in J} x_j = k^*, \\quad x_j \\in \\{0, 1\\}, \\; 0 \\le u_i \\le 1
+
+    (ReVelle, Schilling and Church's backup covering, as spopt's ``LSCPB``). Fixed sites are open and free;
+    demand they cover twice already counts as covered twice whatever the plan. Demand no site reaches is
+    *uncoverable* and reported as in `lscp`.
+
+    Parameters are as in `lscp`. ``method="heuristic"`` keeps the stage-1 plan and bounds stage 2 by its
+    LP relaxation.
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` is the number of new sites (``bound`` a proven lower bound on it, as in `lscp`);
+        ``details`` adds ``covered_twice_weight`` (stage 2's value, fixed sites included),
+        ``covered_twice_bound`` (a proven upper bound on it for :math:`k` = ``objective`` sites) and
+        ``covered_twice_gap``. ``status`` is ``"optimal"`` only when both stages are proven.
+    """
+    start_s = time.perf_counter()
+    first = lscp(
+        times,
+        weights,
+        threshold_min=threshold_min,
+        fixed=fixed,
+        candidates=candidates,
+        method=method,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+    )
+    inst = prepare(
+        times,
+        weights,
+        threshold_min=threshold_min,
+        fixed=fixed,
+        candidates=candidates,
+        p_required=False,
+        method=method,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        what="lscp_backup",
+    )
+    time_limit_s, mip_gap = resolve_solver(time_limit_s, mip_gap)
+    k = len(first.selected)
+    level = inst.fixed_count()
+    red = reduce_coverage(inst.cover, inst.weight, inst.candidates, level=level, full_level=2)
+    twice_const = float(inst.weight @ ((level >= 2) & (inst.weight > 0)))
+    chosen = inst.site_ids.get_indexer(list(first.selected))
+    col_of = {int(c): i for i, c in enumerate(red.cols)}
+    start_cols = np.array(sorted(col_of[c] for c in chosen if c in col_of), dtype=np.int64)
+    k_red = min(k, red.n_cols)
+    plan_cols = start_cols
+    status2, method2 = "optimal", "exact"
+    bound2 = 0.0
+    if red.n_rows and k_red > 0:
+        model = _backup_cover_model(red, k_red)
+        x0 = np.zeros(red.n_cols)
+        x0[start_cols] = 1.0
+        if len(start_cols) < k_red:  # the stage-1 plan uses columns reduction dropped: pad with unused ones
+            x0[np.flatnonzero(x0 == 0)[: k_red - len(start_cols)]] = 1.0
+        counts = red.level + np.asarray(red.a @ x0).ravel()
+        start = np.concatenate([x0, (counts >= 2).astype(float)])
+        if _use_exact(method, red.a.nnz):
+            sol = _solve(
+                model, maximize=True, time_limit_s=time_limit_s, mip_gap=mip_gap, what="lscp-b", start=start
+            )
+            plan_cols, bound2, status2 = np.flatnonzero(sol.x[: red.n_cols] > 0.5), sol.bound, sol.status
+        else:
+            lp = _solve(
+                model, maximize=True, time_limit_s=time_limit_s, mip_gap=0.0, what="lscp-b LP", relax=True
+            )
+            plan_cols, bound2, method2 = np.flatnonzero(x0 > 0.5), lp.objective, "heuristic"
+    chosen_rows = _pad(inst, red.cols[plan_cols], k, inst.candidates)
+    counts = open_count(inst.cover, np.union1d(chosen_rows, inst.fixed))
+    twice = float(inst.weight @ (counts >= 2))
+    twice_bound = max(twice, twice_const + bound2) if red.n_rows and k_red > 0 else twice
+    if method2 == "heuristic" and twice_bound - twice <= 1e-9 * max(1.0, twice):
+        method2, status2 = "exact", "optimal"
+    elif method2 == "heuristic":
+        status2 = "heuristic"
+    gap2 = relative_gap(twice, twice_bound) if twice > 0 else (0.0 if twice_bound <= 1e-9 else 1.0)
+    status = first.status if first.status != "optimal" else status2
+    details = dict(first.details)
+    details.update(
+        {
+            "covered_weight": float(inst.weight @ (counts >= 1)),
+            "covered_twice_weight": twice,
+            "covered_twice_bound": twice_bound,
+            "covered_twice_gap": gap2,
+            "stage_status": (first.status, status2),
+        }
+    )
+    log.info(
+        "lscp-b: %d new sites (%s), covered twice %.6g (bound %.6g, %s), %.2f s",
+        k,
+        first.status,
+        twice,
+        twice_bound,
+        status2,
+        time.perf_counter() - start_s,
+    )
+    return build_result(
+        inst,
+        model="lscp-backup",
+        selected=chosen_rows,
+        objective=float(k),
+        bound=first.bound,
+        status=status,
+        method="heuristic" if "heuristic" in (first.method, method2) else "exact",
+        solve_s=time.perf_counter() - start_s,
+        details=details,
+    )
+
+
+def _backup_cover_model(red: Reduced, k: int) -> MipModel:
+    """Stage 2 of `lscp_backup` on a reduced instance (levels capped at 2); columns ``[x | u]``."""
+    m, n = red.a.shape
+    a = sp.csr_array(red.a)
+    need = np.flatnonzero(red.level == 0)  # rows no fixed site covers: sum x >= 1
+    eye = sp.identity(m, format="csr")
+    rows = [
+        sp.hstack([a[need], sp.csr_array((len(need), m))], format="csr"),
+        sp.hstack([-a, eye], format="csr"),  # u_i - sum x <= level_i - 1
+        sp.hstack([sp.csr_array(np.ones((1, n))), sp.csr_array((1, m))], format="csr"),
+    ]
+    return MipModel(
+        cost=np.concatenate([np.zeros(n), red.weight]),
+        a=sp.vstack(rows, format="csc"),
+        row_lo=np.concatenate([np.ones(len(need)), np.full(m, -_INF), [float(k)]]),
+        row_hi=np.concatenate([np.full(len(need), _INF), red.level - 1.0, [float(k)]]),
+        col_lo=np.zeros(n + m),
+        col_hi=np.ones(n + m),
+        integral=np.concatenate([np.ones(n, dtype=bool), np.zeros(m, dtype=bool)]),
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------
 # capacitated MCLP
-
-
-def _capacity_array(inst: Instance, capacity) -> tuple[np.ndarray, list[str]]:
-    """Capacity per site row (NaN where not given) and the problems found."""
-    if not isinstance(capacity, pd.Series):
-        return np.zeros(0), [f"`capacity` must be a Series site_id -> places, got {type(capacity).__name__}"]
-    problems = []
-    try:
-        values = pd.to_numeric(capacity, errors="raise").astype(float)
-    except (ValueError, TypeError):
-        return np.zeros(0), ["`capacity` must be numbers of places"]
-    if values.index.has_duplicates:
-        problems.append(
-            f"`capacity` has duplicate site ids: {first_ids(values.index[values.index.duplicated()])}"
-        )
-        return np.zeros(0), problems
-    aligned = values.reindex(inst.site_ids).to_numpy()
-    need = np.union1d(inst.candidates, inst.fixed)
-    missing = need[np.isnan(aligned[need])]
-    if len(missing):
-        problems.append(
-            f"`capacity` lacks candidate or fixed sites {first_ids(inst.site_ids[missing])}; "
-            "give each a capacity"
-        )
-    bad = ~np.isfinite(values) & values.notna()
-    neg = values < 0
-    if bad.any():
-        problems.append(f"`capacity` is infinite at sites {first_ids(values.index[bad])}")
-    if neg.any():
-        problems.append(
-            f"`capacity` is negative at sites {first_ids(values.index[neg])} "
-            f"(smallest {values[neg].min():g}); "
-            "capacities are places and must be >= 0"
-        )
-    if not problems and not (aligned[need] > 0).any():
-        problems.append("`capacity` is 0 at every candidate and fixed site, so nobody can be served")
-    return aligned, problems
 
 
 def capacitated_mclp(
@@ -831,7 +955,7 @@ def capacitated_mclp(
         mip_gap=mip_gap,
         what="capacitated_mclp",
     )
-    cap, problems = _capacity_array(pre, capacity)
+    cap, problems = capacity_per_site(pre, capacity)
     raise_if(problems, "`capacity`")
     p = int(p)
     time_limit_s, mip_gap = resolve_solver(time_limit_s, mip_gap)
@@ -998,4 +1122,13 @@ def _capacitated_arrays(red: Reduced, cap: np.ndarray, is_fixed: np.ndarray, p: 
     )
 
 
-__all__ = ["AUTO_EXACT_NNZ", "Equity", "capacitated_mclp", "ids_of", "lscp", "mclp", "mclp_model"]
+__all__ = [
+    "AUTO_EXACT_NNZ",
+    "Equity",
+    "capacitated_mclp",
+    "ids_of",
+    "lscp",
+    "lscp_backup",
+    "mclp",
+    "mclp_model",
+]
