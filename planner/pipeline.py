@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from planner._errors import InputError
+from planner._errors import InfeasibleError, InputError
 from planner.inputs import load_areas, load_demand, load_network, load_sites, usable_ids
 from planner.scenario import Scenario, TierSpec
 
@@ -307,18 +307,6 @@ def _capacity(tier: TierSpec, sites: GeoDataFrame, ids: list) -> pd.Series:
     return sites.loc[ids, "capacity"].astype(float)
 
 
-def _locate_function(name: str):
-    """A model function of `planner.locate` by name, or an error saying this version lacks it."""
-    import planner.locate
-
-    func = getattr(planner.locate, name, None)
-    if func is None:
-        raise InputError(
-            f"model {name!r} is not available in this version of planner.locate; choose another model"
-        )
-    return func
-
-
 def _solve_model(
     tier: TierSpec, sites, times: TravelTimes, demand, solver, *, pool: list, fixed: list | None
 ):
@@ -351,17 +339,21 @@ def _solve_model(
         return locate.capacitated_mclp(
             times, weights, capacity, p=p, threshold_min=tier.threshold_min, **common, **gap
         )
+    far = {} if tier.far_min is None else {"far_s": tier.far_min * 60.0}
     if model == "p_median":
-        return locate.p_median(times, weights, p=p, **common, **gap)
+        return locate.p_median(times, weights, p=p, **common, **gap, **far)
     if model == "p_center":
         return locate.p_center(times, weights, p=p, **common)
     if model == "capacitated_p_median":
         capacity = _capacity(tier, sites, pool + (fixed or []))
-        return _locate_function("capacitated_p_median")(times, weights, capacity, p=p, **common, **gap)
+        try:
+            return locate.capacitated_p_median(times, weights, capacity, p=p, **common, **gap, **far)
+        except InfeasibleError as exc:
+            raise InfeasibleError(
+                f"tier {tier.name!r}: {exc}. In a scenario file, far_s is the tier's far_min = <minutes>"
+            ) from None
     if model == "lscp_backup":
-        result = _locate_function("lscp_backup")(
-            times, weights, threshold_min=tier.threshold_min, **common, **gap
-        )
+        result = locate.lscp_backup(times, weights, threshold_min=tier.threshold_min, **common, **gap)
     elif tier.target_share is not None:
         result = _fewest_for_share(tier, times, weights, common, gap)
     else:

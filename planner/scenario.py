@@ -146,6 +146,9 @@ class TierSpec:
     capacity_column: str | None = None  # column of the site files with places (crowding, capacitated models)
     backup_weight: float | None = _key(None, low=0, high=1)  # model "backup": extra weight of a second cover
     target_share: float | None = _key(None, low=0, high=1)  # model "lscp": share of coverable weight to cover
+    far_min: float | None = _key(
+        None, low=0, high=600
+    )  # p-median models: minutes counted for unserved demand
 
     @property
     def count(self) -> int:
@@ -466,6 +469,8 @@ def _tier(k: int, raw: Any, base: Path, problems: list[str], check_files: bool) 
         problems.append(f'{label}: model = "backup" needs backup_weight = <0-1, the worth of a second cover>')
     if t.backup_weight is not None and t.model != "backup":
         problems.append(f'{label}: backup_weight is an option of model = "backup", not "{t.model}"')
+    if t.far_min is not None and t.model not in ("p_median", "capacitated_p_median"):
+        problems.append(f'{label}: far_min is an option of the p-median models, not "{t.model}"')
     if t.target_share is not None and t.model != "lscp":
         problems.append(f'{label}: target_share is an option of model = "lscp", not "{t.model}"')
     if t.model in CAPACITY_MODELS and t.capacity_column is None and not t.stand_in_existing:

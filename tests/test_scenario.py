@@ -508,6 +508,11 @@ MODELS = {
     "center": ('new = 4\nmodel = "p_center"', "p_center"),
     "capped": ('new = 4\nmodel = "capacitated"\ncapacity_column = "places"', "capacitated_mclp"),
     "twice": ('new = 4\nmodel = "backup"\nbackup_weight = 0.5', "mclp"),
+    "fewest_twice": ('model = "lscp_backup"', "lscp_backup"),
+    "capped_median": (
+        'new = 4\nmodel = "capacitated_p_median"\ncapacity_column = "places"\nfar_min = 10',
+        "capacitated_p_median",
+    ),
 }
 
 
@@ -540,6 +545,11 @@ def test_every_model_runs_from_a_scenario_file(model_run, name):
     if function == "capacitated_mclp":
         places = outcome.sites["capacity"]
         expected = locate.capacitated_mclp(outcome.times, weights, places, p=4, threshold_min=10, **common)
+    elif function == "capacitated_p_median":
+        places = outcome.sites["capacity"]
+        expected = locate.capacitated_p_median(outcome.times, weights, places, p=4, far_s=600, **common)
+    elif function == "lscp_backup":
+        expected = locate.lscp_backup(outcome.times, weights, threshold_min=10, **common)
     elif function in ("p_median", "p_center"):
         expected = getattr(locate, function)(outcome.times, weights, p=4, **common)
     elif function == "lscp":
