@@ -1,7 +1,8 @@
 """Demand (older residents) as weighted points: from a file, from OSM buildings, or the estimated stand-in.
 
 Every demand layer is a GeoDataFrame in WGS84 with a unique index ``demand_id``, a ``weight`` column (people,
-usually older residents), a ``source`` column and a ``stand_in`` column (True only for estimated data).
+usually older residents) and a ``source`` column; ``attrs["provenance"]`` (`planner.provenance`) says whether
+it is real or a stand-in (estimated positions).
 """
 
 from __future__ import annotations
@@ -26,8 +27,19 @@ from planner.datasets import (  # noqa: F401 - the built-in data, handed on unde
     shenyang_streets,
 )
 from planner.io import read_points
+from planner.network.core import OSM_LICENCE
+from planner.provenance import ATTR, Provenance, Source, provenance_of, with_provenance
 
 log = logging.getLogger(__name__)
+
+#: What estimated demand is (`planner.provenance`): census totals at estimated positions.
+ESTIMATED_DEMAND = Source(
+    "demand",
+    real=False,
+    what="ESTIMATED demand positions (census totals spread over communities)",
+    what_zh="估算的需求点位置（普查人口分摊到社区）",
+    origin="planner.demand.estimated_demand",
+)
 
 #: Decay length (m) of the density of urban sub-districts away from the urban centre: exp(-d / 4 km).
 URBAN_DECAY_M = 4_000.0
@@ -93,8 +105,7 @@ def demand_from_file(
     Returns
     -------
     GeoDataFrame in WGS84, index ``demand_id``, columns of the file plus ``weight`` (float),
-    ``source="file"``,
-    ``stand_in=False``.
+    ``source="file"``; its provenance says real, from the file.
     """
     gdf = read_points(
         path, id=id, weight=weight, crs=crs, lon=lon, lat=lat, index_name="demand_id", as_points=True
@@ -110,8 +121,17 @@ def demand_from_file(
     elif weight != "weight":
         gdf["weight"] = gdf[weight].astype(float)
     gdf["source"] = "file"
-    gdf["stand_in"] = False
-    gdf.attrs.update(source="file", stand_in=False)
+    name = Path(path).name
+    gdf = with_provenance(
+        gdf,
+        Source(
+            "demand",
+            real=True,
+            what=f"older residents from {name}",
+            what_zh=f"老年人口（{name}）",
+            origin=str(path),
+        ),
+    )
     log.info("demand from file: %d points, total weight %s", len(gdf), f"{gdf['weight'].sum():,.0f}")
     return gdf
 
@@ -157,7 +177,7 @@ def demand_from_buildings(
     Returns
     -------
     GeoDataFrame in WGS84, index ``demand_id`` (``"way/<osm id>"``), columns osm_id, building, levels,
-    levels_source ("tag" or "default"), floor_area_m2, weight, source ("osm-buildings"), stand_in (False).
+    levels_source ("tag" or "default"), floor_area_m2, weight, source ("osm-buildings").
     """
     import geopandas as gpd
     import pyrosm
@@ -229,7 +249,6 @@ def demand_from_buildings(
             "floor_area_m2": floor,
             "weight": population * floor / total,
             "source": "osm-buildings",
-            "stand_in": False,
         },
         geometry=homes.geometry.representative_point().to_numpy(),
         index=pd.Index(ids.to_numpy(), name="demand_id"),
@@ -239,7 +258,18 @@ def demand_from_buildings(
         dup = out.index[out.index.duplicated()].unique()
         raise DataError(f"{path.name} has duplicate building ids {first_ids(dup)}")
     out = out.sort_index()
-    out.attrs.update(source="osm-buildings", stand_in=False)
+    out.attrs[ATTR] = Provenance(
+        (
+            Source(
+                "demand",
+                real=True,
+                what=f"older residents spread over the residential buildings of {path.name} by floor area",
+                what_zh=f"按建筑面积分摊到住宅建筑的老年人口（{path.name}）",
+                origin=str(path),
+                licence=OSM_LICENCE,
+            ),
+        )
+    )
     log.info(
         "demand from buildings: %d residential buildings (%d with a levels tag, %d without area: weight 0) "
         "of %d, %s m2 floor area, %s people",
@@ -370,7 +400,7 @@ def estimated_demand(
     """The STAND-IN demand of the built-in default: census population split over estimated community blocks.
 
     No coordinates of Shenyang's communities exist, so their positions are **estimated**; the result says so
-    in every row (``stand_in=True``, ``position_source="estimated"``). The recipe (all in UTM 51N metres):
+    in every row (``position_source="estimated"``, a stand-in provenance). The recipe (all in UTM 51N metres):
 
     1. Population: each district's census population is split over its communities in integers (largest
        remainder), an urban community (社区, ``kind="community"``) counting `URBAN_TO_VILLAGE` (3) times a
@@ -409,7 +439,7 @@ def estimated_demand(
     -------
     GeoDataFrame in WGS84, index ``demand_id`` (``"<community code>-<block>"``), sorted; columns
     community_code, community_name, community_kind, street_code, street_name, district_code, district_name,
-    block, population, weight, source ("estimated"), position_source ("estimated"), stand_in (True).
+    block, population, weight, source ("estimated"), position_source ("estimated"); a stand-in provenance.
     """
     import geopandas as gpd
     import shapely
@@ -482,11 +512,10 @@ def estimated_demand(
     table["weight"] = table["population"] * share
     table["source"] = "estimated"
     table["position_source"] = "estimated"
-    table["stand_in"] = True
     geometry = gpd.points_from_xy(table.pop("x"), table.pop("y"), crs=SHENYANG_UTM)
     out = gpd.GeoDataFrame(table, geometry=geometry).to_crs(4326)
     out = out.set_index("demand_id").sort_index()
-    out.attrs.update(source="estimated", stand_in=True)
+    out.attrs[ATTR] = provenance_of(districts, communities) | Provenance((ESTIMATED_DEMAND,))
     log.info(
         "estimated demand (STAND-IN, positions estimated): %d block points of %d communities "
         "in %d districts, "

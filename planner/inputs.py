@@ -6,11 +6,13 @@ read a scenario; this module is the one place that knows both.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 from dataclasses import replace
 
 from planner._errors import InputError
+from planner.provenance import ATTR, Provenance, Source, provenance_of, with_provenance
 from planner.scenario import NetworkSpec, Scenario, TierSpec
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,8 @@ def load_areas(scenario: Scenario):
     if spec.crs in ("gcj02", "bd09"):
         areas = to_wgs84(areas, spec.crs)
     areas = areas.to_crs(4326).rename(columns={spec.name: "name"})
-    return areas.set_index(areas["name"].astype(str).rename("area"))
+    source = Source("areas", real=True, what=f"report areas from {spec.path.name}", origin=str(spec.path))
+    return with_provenance(areas.set_index(areas["name"].astype(str).rename("area")), source)
 
 
 def load_demand(scenario: Scenario, areas):
@@ -158,7 +161,10 @@ def stand_in_network(demand, areas, *, seed: int):
 
 
 def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
-    """All sites of a tier (WGS84, index site_id): ``status`` "candidate" or "existing", ``stand_in``."""
+    """All sites of a tier (WGS84, index site_id): ``status`` "candidate" or "existing".
+
+    The provenance of each file or generator is kept, its input named ``sites:<tier>``.
+    """
     import geopandas as gpd
     import pandas as pd
 
@@ -187,7 +193,21 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
         else:
             exist = st.stand_in_stations(demand, seed=scenario.demand.seed)
         parts.append(exist.to_crs(4326).assign(status="existing"))
+    prov = Provenance(
+        tuple(
+            dataclasses.replace(
+                s,
+                input=f"sites:{tier.name}",
+                what=f"{tier.name}: {s.what}",
+                what_zh=f"{tier.name}：{s.label('zh')}",
+            )
+            if s.input.startswith("sites")
+            else s
+            for s in provenance_of(*parts).sources
+        )
+    )
     sites = gpd.GeoDataFrame(pd.concat(parts), crs=4326)
+    sites.attrs = {ATTR: prov}  # the tier's record replaces the loaders' (whatever concat kept of them)
     sites.index.name = "site_id"
     if sites.index.has_duplicates:
         from planner._validate import first_ids
@@ -197,7 +217,6 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
             f"tier {tier.name!r}: candidate and existing sites share ids {first_ids(dup)}; "
             "give them distinct ids"
         )
-    sites["stand_in"] = sites["stand_in"].fillna(False).astype(bool) if "stand_in" in sites else False
     sites["tier"] = tier.name
     if tier.cost is not None:
         sites["cost"] = float(tier.cost)

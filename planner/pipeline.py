@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner._errors import InfeasibleError, InputError
 from planner.inputs import load_areas, load_demand, load_network, load_sites, usable_ids
+from planner.provenance import Provenance, provenance_of
 from planner.scenario import Scenario, TierSpec
 
 if TYPE_CHECKING:
@@ -75,8 +76,8 @@ class RunResult:
         Report areas (WGS84) or None.
     curve
         Coverage curve of the first tier with new sites, or None.
-    stand_ins
-        What stands in for missing data, one line each (empty when every input is real).
+    provenance
+        What every input is, real or a stand-in, and where it came from (`planner.provenance`).
     timings_s
         Seconds per stage, in `STAGES` order.
     joint
@@ -92,9 +93,14 @@ class RunResult:
     today: pd.DataFrame | None
     areas: GeoDataFrame | None
     curve: CoverageCurve | None
-    stand_ins: tuple[str, ...]
+    provenance: Provenance
     timings_s: dict[str, float]
     joint: TwoTierResult | None = None
+
+    @property
+    def stand_ins(self) -> tuple[str, ...]:
+        """What stands in for missing data, one line each (empty when every input is real)."""
+        return tuple(self.provenance.banner_lines())
 
     def headline(self) -> str:
         """One line per tier: how many older residents the plan puts within the walk."""
@@ -159,24 +165,15 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
     from planner.snap import snap_points
 
     stage = _Stages(progress=progress)
-    stand_ins: list[str] = []
     with stage("areas"):
         areas = load_areas(scenario)
     with stage("demand"):
         demand, demand_source = load_demand(scenario, areas)
-        if demand_source == "estimated":
-            stand_ins.append("ESTIMATED demand positions (census totals spread over communities)")
     with stage("network"):
         net = load_network(scenario, demand, areas)
-        if net.stand_in:
-            stand_ins.append("SYNTHETIC STAND-IN street network (not real streets)")
         log.info("%s", net.summary())
     with stage("sites"):
         tier_sites = {t.name: load_sites(t, net, demand, scenario) for t in scenario.tiers}
-        for t in scenario.tiers:
-            sites = tier_sites[t.name]
-            if "stand_in" in sites and bool(sites["stand_in"].any()):
-                stand_ins.append(f"STAND-IN {t.name} sites (generated, no published list)")
     with stage("snap"):
         max_snap = scenario.network.max_snap_m
         demand_snap = snap_points(net, demand, max_snap_m=max_snap, name="demand")
@@ -198,8 +195,6 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
             )
             for t in scenario.tiers
         }
-        if stand_ins:
-            times = {k: replace(v, stand_in=True) for k, v in times.items()}
     weights = demand["weight"]
     with stage("today"):
         existing = {
@@ -265,7 +260,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         today=today,
         areas=areas,
         curve=curve,
-        stand_ins=tuple(dict.fromkeys(stand_ins)),
+        provenance=provenance_of(areas, demand, net, *tier_sites.values()),
         timings_s=stage.timings,
         joint=joint,
     )

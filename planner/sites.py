@@ -1,7 +1,8 @@
 """Sites: existing facilities from files, generated candidate sites, and the stand-in existing stations.
 
-Every site layer is a GeoDataFrame in WGS84 with a unique index ``site_id`` and a ``stand_in`` column (True
-for generated or stand-in sites, which every output labels).
+Every site layer is a GeoDataFrame in WGS84 with a unique index ``site_id`` whose ``attrs["provenance"]``
+(`planner.provenance`) says whether the sites are real or stand-ins (generated, or the stand-in stations);
+every output labels the stand-ins.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,8 +19,26 @@ from planner._errors import DataError, InputError, PlannerWarning
 from planner._validate import check_points, first_ids, raise_if, weight_problems
 from planner.coords import utm_crs_of
 from planner.io import read_points
+from planner.provenance import ATTR, Provenance, Source, with_provenance
 
 log = logging.getLogger(__name__)
+
+#: What generated candidate sites are (`planner.provenance`).
+GENERATED_SITES = Source(
+    "sites",
+    real=False,
+    what="STAND-IN candidate sites generated on the street network (no published list)",
+    what_zh="在路网上生成的替代候选点（无公开名单）",
+    origin="planner.sites.candidates_on_network",
+)
+#: What the stand-in existing stations are.
+STAND_IN_STATIONS = Source(
+    "sites",
+    real=False,
+    what="STAND-IN existing stations (no published list; one per community group)",
+    what_zh="替代的现有服务站（无公开名单）",
+    origin="planner.sites.stand_in_stations",
+)
 
 #: Minimum distance (m) between generated candidate sites: the 5-minute life circle's 300 m (GB 50180-2018)
 #: halved, so that two candidates can serve neighbouring 5-minute circles.
@@ -66,7 +86,7 @@ def sites_from_file(
     Returns
     -------
     GeoDataFrame in WGS84, index ``site_id``, the file's columns plus ``capacity``/``cost`` when given,
-    ``site_source="file"`` and ``stand_in=False``.
+    ``site_source="file"``; its provenance says real, from the file.
     """
     gdf = read_points(path, id=id, crs=crs, lon=lon, lat=lat, index_name="site_id", as_points=True)
     problems = []
@@ -82,9 +102,12 @@ def sites_from_file(
         if col is not None:
             gdf[arg] = pd.to_numeric(gdf[col]).astype(float)
     gdf["site_source"] = "file"
-    gdf["stand_in"] = False
     log.info("sites from file: %d sites", len(gdf))
-    return gdf
+    name = Path(path).name
+    return with_provenance(
+        gdf,
+        Source("sites", real=True, what=f"sites from {name}", what_zh=f"设施点（{name}）", origin=str(path)),
+    )
 
 
 def _thin(x: np.ndarray, y: np.ndarray, order: np.ndarray, n: int, spacing_m: float) -> list[int]:
@@ -155,7 +178,7 @@ def candidates_on_network(
     -------
     GeoDataFrame in WGS84, index ``site_id`` (``"cand-0001"``, ... in draw order), columns node (position in
     the network), node_id, demand_nearby (weight within 500 m, NaN without demand), site_source
-    ("generated"), stand_in (True).
+    ("generated"); a stand-in provenance.
     """
     import geopandas as gpd
     from scipy.spatial import cKDTree
@@ -212,13 +235,12 @@ def candidates_on_network(
             "node_id": net.node_id[kept_a],
             "demand_nearby": nearby[kept_a],
             "site_source": "generated",
-            "stand_in": True,
         },
         geometry=geom.to_numpy(),
         index=pd.Index([f"{prefix or 'cand'}-{i:04d}" for i in range(1, len(kept_a) + 1)], name="site_id"),
         crs=4326,
     )
-    out.attrs.update(source="generated", stand_in=True)
+    out.attrs[ATTR] = Provenance((GENERATED_SITES,))
     log.info(
         "candidate sites (STAND-IN, generated at street nodes): %d of %d nodes, min spacing %g m%s",
         len(out),
@@ -269,7 +291,7 @@ def stand_in_stations(demand, *, per_communities: int = 2, seed: int = 0):
     -------
     GeoDataFrame in WGS84, index ``site_id`` (``"station-<community code>"``), columns demand_id (the block
     point used), community_code, community, community_kind, street_code, street_name, district_code,
-    district_name, capacity, site_source ("stand-in"), stand_in (True).
+    district_name, capacity, site_source ("stand-in"); a stand-in provenance.
     """
     import geopandas as gpd
 
@@ -347,11 +369,10 @@ def stand_in_stations(demand, *, per_communities: int = 2, seed: int = 0):
     table = pd.DataFrame(rows).merge(comm.drop(columns=["x", "y", "weight"]), on="community_code")
     table = table.rename(columns={"community_name": "community"})
     table["site_source"] = "stand-in"
-    table["stand_in"] = True
     table.index = pd.Index([f"station-{c}" for c in table["community_code"]], name="site_id")
     geometry = demand.geometry.loc[table["demand_id"]].to_crs(4326).to_numpy()
     out = gpd.GeoDataFrame(table, geometry=geometry, crs=4326).sort_index()
-    out.attrs.update(source="stand-in", stand_in=True)
+    out.attrs[ATTR] = Provenance((STAND_IN_STATIONS,))
     if out.index.has_duplicates:  # cannot happen: one station per community at most
         raise InputError(f"duplicate stations: {first_ids(out.index[out.index.duplicated()])}")
     log.info(
@@ -483,7 +504,7 @@ def sites_from_osm(source, *, kinds=("elderly_care",), prefix: str | None = None
     Returns
     -------
     GeoDataFrame in WGS84, index ``site_id``, columns name, osm_type, osm_id, kind, tags (every OSM tag of
-    the feature, as JSON text), site_source ("osm"), stand_in (False); ``attrs["provenance"]`` says real,
+    the feature, as JSON text), site_source ("osm"); ``attrs["provenance"]`` says real,
     from OpenStreetMap (ODbL).
 
     Raises
@@ -498,7 +519,6 @@ def sites_from_osm(source, *, kinds=("elderly_care",), prefix: str | None = None
     import geopandas as gpd
 
     from planner.network.core import OSM_LICENCE
-    from planner.provenance import Source, with_provenance
 
     if isinstance(kinds, str):
         kinds = (kinds,)
@@ -537,7 +557,6 @@ def sites_from_osm(source, *, kinds=("elderly_care",), prefix: str | None = None
             "kind": kind[keep],
             "tags": tag_text,
             "site_source": "osm",
-            "stand_in": False,
         },
         geometry=points,
         index=pd.Index(

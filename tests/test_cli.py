@@ -45,6 +45,14 @@ def test_demo_writes_a_labelled_plan_for_shenyang(tmp_path, capsys, monkeypatch)
     coverage = pd.read_csv(out / "coverage.csv")
     assert len(coverage) == metrics["demand"]["points"]
     assert coverage["stand_in"].all()
+    # one provenance: every input listed, real or not, and the stand-ins are the banner's lines
+    inputs = {(r["input"], r["real"]) for r in metrics["inputs"]}
+    assert {("streets", False), ("demand", False), ("areas", True)} <= inputs
+    assert {("sites:centre", False), ("sites:station", False)} <= inputs
+    stand_ins = [r["what"] for r in metrics["inputs"] if not r["real"]]
+    assert metrics["stand_ins"] == stand_ins
+    for line in stand_ins:
+        assert line in page
 
 
 def test_network_fetch_caches_and_auto_then_uses_real_streets(tmp_path, monkeypatch, capsys):

@@ -23,6 +23,7 @@ from planner.demand import (
     shenyang_districts,
     shenyang_streets,
 )
+from planner.provenance import provenance_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -132,7 +133,7 @@ def test_demand_from_file():
     assert list(gdf["weight"]) == [120.0, 80.5, 0.0]
     assert list(gdf["older"]) == [120.0, 80.5, 0.0]
     assert (gdf["source"] == "file").all()
-    assert not gdf["stand_in"].any()
+    assert not provenance_of(gdf).is_stand_in
     blocks = demand_from_file(DATA / "io_blocks.geojson", id="block")
     assert (blocks.geom_type == "Point").all()  # polygons become points
     assert list(blocks["weight"]) == [1.0, 1.0, 1.0]
@@ -201,7 +202,7 @@ def test_estimated_demand_counts_population_and_labels(estimate, districts, comm
     assert estimate.index.is_unique
     assert estimate.index.is_monotonic_increasing
     assert estimate.crs.to_epsg() == 4326
-    assert estimate["stand_in"].all()
+    assert provenance_of(estimate).is_stand_in
     assert (estimate["position_source"] == "estimated").all()
     assert (estimate["source"] == "estimated").all()
     assert estimate["population"].sum() == CENSUS_TOTAL

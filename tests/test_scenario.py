@@ -118,6 +118,11 @@ def test_minimal_form_runs_and_writes_every_output(example_run):
     demand = pd.read_csv(example_run.parent / "demand.csv")
     assert metrics["demand"]["weight_total"] == pytest.approx(demand["elderly"].sum())
     assert metrics["stand_ins"] == []
+    inputs = {r["input"]: r for r in metrics["inputs"]}
+    assert all(r["real"] for r in inputs.values())
+    assert inputs["streets"]["licence"].startswith("ODbL")
+    assert inputs["demand"]["origin"].endswith("demand.csv")
+    assert inputs["sites:station"]["origin"].endswith("stations.csv")
     tiers = {t["name"]: t for t in metrics["tiers"]}
     assert len(tiers["centre"]["selected_ids"]) == 5
     assert len(tiers["station"]["selected_ids"]) == 3
