@@ -231,10 +231,25 @@
           ctx.moveTo(x[i] + r, y[i]);
           ctx.arc(x[i], y[i], r, 0, Math.PI * 2, false);
         }
-        ctx.globalAlpha = k >= 5 ? 0.95 : 0.7; ctx.fillStyle = CLASS_COLOURS[k]; ctx.fill();
-        ctx.globalAlpha = 0.9; ctx.strokeStyle = k >= 5 ? '#fff' : CLASS_COLOURS[k]; ctx.stroke();
+        ctx.globalAlpha = k >= 5 ? 0.95 : 0.75; ctx.fillStyle = CLASS_COLOURS[k]; ctx.fill();
+        if (k >= 5) { ctx.globalAlpha = 0.9; ctx.strokeStyle = '#fff'; ctx.stroke(); }  // changed points stand out
       }
       ctx.globalAlpha = 1;
+    },
+    // repaint only the rectangle around the points one site reaches (a toggle changes nothing else)
+    redrawReach: function (t, j) {
+      if (!this._map || t.ptr[j + 1] === t.ptr[j]) { return; }
+      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (var q = t.ptr[j]; q < t.ptr[j + 1]; q++) {
+        var i = t.idx[q];
+        if (this._x[i] < x0) { x0 = this._x[i]; } if (this._x[i] > x1) { x1 = this._x[i]; }
+        if (this._y[i] < y0) { y0 = this._y[i]; } if (this._y[i] > y1) { y1 = this._y[i]; }
+      }
+      var rd = this._renderer, pad = 8;
+      rd._redrawBounds = rd._redrawBounds || new L.Bounds();
+      rd._redrawBounds.extend(L.point(x0 - pad, y0 - pad));
+      rd._redrawBounds.extend(L.point(x1 + pad, y1 + pad));
+      rd._redrawRequest = rd._redrawRequest || L.Util.requestAnimFrame(rd._redraw, rd);
     },
     nearestTo: function (p, tol) {
       var hit = -1, bestD = Infinity;
@@ -400,12 +415,14 @@
     document.getElementById('wi-table').innerHTML = rows + '</table>';
     document.querySelector('#wi-districts summary').textContent = 'By district: ' + shown.label();
   }
+  // a district is repainted only when its colour class changes (a repaint of a polygon repaints the canvas)
   function restyleDistricts() {
     if (!districts) { return; }
     districts.eachLayer(function (layer) {
       var k = areaIndex[layer.feature.properties.name];
       var s = k === undefined ? NaN : shown.areaCovered[k] / areaWeight[k];
-      layer.setStyle({fillColor: isFinite(s) ? shareColour(s) : '#ccc'});
+      var colour = isFinite(s) ? shareColour(s) : '#ccc';
+      if (layer.options.fillColor !== colour) { layer.setStyle({fillColor: colour}); }
     });
   }
   function refresh() {
@@ -413,10 +430,12 @@
   }
   function toggleAt(t, j, value) {
     var v = value === undefined ? !t.open[j] : value;
+    if (!!t.open[j] === v) { return totals(); }
     t.setOpen(j, v);
     t.sum();
     t.markers[j].setStyle(siteStyle(t, j));
-    refresh();
+    renderTotals(); renderTable(); restyleDistricts();
+    if (t === shown) { points.redrawReach(t, j); }  // the colours show one tier
     return totals();
   }
   document.getElementById('wi-reset').addEventListener('click', function () { api.reset(); });
