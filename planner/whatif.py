@@ -18,6 +18,14 @@ A demand point is covered by a tier when at least one open site of that tier has
 the page's covered weight of any open set equals `planner.coverage.multi_tier_coverage` of the same set (the
 page sums the weights of covered points in table order in float64; the browser test compares both).
 
+Taking the plan home
+--------------------
+"Download scenario" saves the run's scenario (absolute paths) with, per tier, ``exclude`` (the closed
+sites) and, once scenarios take a tier's ``fixed`` list, ``fixed`` (the open sites among those the tier
+chooses from) with ``new`` / ``upgrade`` = 0: `planner run` evaluates it exactly and, with a higher count,
+re-optimises around it. Without ``fixed`` the count is the number of open sites and every other site is
+excluded: the same evaluation, with nothing left to add.
+
 The JavaScript interface
 ------------------------
 The page sets ``window.plannerWhatIf`` for tests and users' scripts (site ids are text, exactly as in the
@@ -243,10 +251,16 @@ def _kind(spec) -> str:
 
 
 def _has_fixed() -> bool:
-    """Whether scenarios take a tier's ``fixed`` list (sites opened whatever the solver chooses)."""
-    from planner import scenario
+    """Whether scenarios take a tier's ``fixed`` list (sites opened whatever the solver chooses).
 
-    return "fixed" in scenario._KEYS["tiers"]
+    Until they do, the page's scenario download names the open sites with the keys that exist: ``new`` /
+    ``upgrade`` = the number of open sites and every other site of the tier in ``exclude``.
+    """
+    from dataclasses import fields
+
+    from planner.scenario import TierSpec
+
+    return "fixed" in {f.name for f in fields(TierSpec)}
 
 
 def _toml(value) -> str:
