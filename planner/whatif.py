@@ -65,12 +65,11 @@ import numpy as np
 import pandas as pd
 
 from planner._errors import InputError
+from planner.costs import THRESHOLD_TOL_S
 from planner.maps import SHARE_BREAKS, SHARE_COLOURS, TIER_COLOURS
 
 log = logging.getLogger(__name__)
 
-#: Tolerance (seconds) of the threshold test, the same as `planner.coverage` uses.
-_TOL_S = 1e-9
 #: Site status codes in the page (order matters: the JavaScript names them by position).
 STATUS_CODES = ("candidate", "new", "existing", "upgraded")
 #: Colours of the page: minute classes of covered points (as `planner.maps.MINUTE_COLOURS`), not covered,
@@ -116,7 +115,7 @@ def _reach(times, demand_ids: pd.Index, site_ids: pd.Index, threshold_min: float
     for r in rows:
         lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
         w = np.asarray(matrix.data[lo:hi], dtype=float)
-        keep = w <= threshold_s + _TOL_S
+        keep = w <= threshold_s + THRESHOLD_TOL_S  # the test planner.coverage makes
         c = cols[matrix.indices[lo:hi][keep]]
         order = np.argsort(c, kind="stable")
         idx.append(c[order])
