@@ -255,6 +255,20 @@ def parse_datum(datum, *, name: str = "datum") -> str:
     )
 
 
+#: The longitude/latitude datums `parse_datum` names (every other datum is ``"EPSG:<code>"``).
+LONLAT_DATUMS = ("wgs84", "gcj02", "bd09")
+
+
+def datum_crs(datum) -> str:
+    """The CRS a datum's coordinates are stored in: ``"EPSG:4326"`` for the longitude/latitude datums
+    (GCJ-02 and BD-09 are degrees too, only shifted), else the ``"EPSG:<code>"`` itself.
+
+    `datum` is anything `parse_datum` accepts.
+    """
+    key = parse_datum(datum)
+    return "EPSG:4326" if key in LONLAT_DATUMS else key
+
+
 def to_wgs84(gdf, datum=None):
     """Return a copy of a GeoDataFrame or GeoSeries in WGS84 (EPSG:4326), converting from ``datum``.
 
