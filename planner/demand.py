@@ -119,13 +119,14 @@ def demand_from_file(
     crs=None,
     lon: str | None = None,
     lat: str | None = None,
+    layer: str | int | None = None,
 ):
     """Read demand points (or polygons, replaced by a point inside each) from a file.
 
     Parameters
     ----------
     path
-        Any format `planner.io.read_points` reads (CSV, GeoJSON, GeoPackage, Shapefile, GeoParquet).
+        Any format `planner.io.read_points` reads (CSV, Excel, GeoJSON, GeoPackage, Shapefile, GeoParquet).
     id
         Column of unique ids (the index ``demand_id``); None numbers the rows from 0.
     weight
@@ -135,6 +136,9 @@ def demand_from_file(
         (see `read_points`).
     lon, lat
         CSV coordinate columns, if not found automatically.
+    layer
+        The sheet of an Excel workbook (name or number) or the layer of a GeoPackage; None: the only sheet
+        (several sheets: an error that lists them) or the first layer.
 
     Returns
     -------
@@ -143,7 +147,15 @@ def demand_from_file(
     ``stand_in=False``.
     """
     gdf = read_points(
-        path, id=id, weight=weight, crs=crs, lon=lon, lat=lat, index_name="demand_id", as_points=True
+        path,
+        id=id,
+        weight=weight,
+        crs=crs,
+        lon=lon,
+        lat=lat,
+        index_name="demand_id",
+        as_points=True,
+        layer=layer,
     )
     if weight is None:
         if "weight" in gdf.columns:

@@ -46,13 +46,14 @@ def sites_from_file(
     cost: str | None = None,
     lon: str | None = None,
     lat: str | None = None,
+    layer: str | int | None = None,
 ):
     """Read existing or candidate sites from a file (polygons are replaced by a point inside each).
 
     Parameters
     ----------
     path
-        Any format `planner.io.read_points` reads (CSV, GeoJSON, GeoPackage, Shapefile, GeoParquet).
+        Any format `planner.io.read_points` reads (CSV, Excel, GeoJSON, GeoPackage, Shapefile, GeoParquet).
     id
         Column of unique site ids (the index ``site_id``); None numbers the rows from 0.
     crs
@@ -62,13 +63,18 @@ def sites_from_file(
         ``cost`` (numbers >= 0).
     lon, lat
         CSV coordinate columns, if not found automatically.
+    layer
+        The sheet of an Excel workbook (name or number) or the layer of a GeoPackage; None: the only sheet
+        (several sheets: an error that lists them) or the first layer.
 
     Returns
     -------
     GeoDataFrame in WGS84, index ``site_id``, the file's columns plus ``capacity``/``cost`` when given,
     ``site_source="file"`` and ``stand_in=False``.
     """
-    gdf = read_points(path, id=id, crs=crs, lon=lon, lat=lat, index_name="site_id", as_points=True)
+    gdf = read_points(
+        path, id=id, crs=crs, lon=lon, lat=lat, index_name="site_id", as_points=True, layer=layer
+    )
     problems = []
     for arg, col in (("capacity", capacity), ("cost", cost)):
         if col is None:
