@@ -19,6 +19,8 @@ from planner._errors import DataError, InputError, PlannerWarning
 from planner._validate import first_ids, raise_if
 from planner.coords import utm_crs_of
 from planner.io import read_points
+from planner.network.core import OSM_LICENCE
+from planner.provenance import Source, provenance_of, with_provenance
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,15 @@ SHENYANG_SHARE_60PLUS = 0.2705
 
 #: Centre of Shenyang (WGS84 lon, lat), near the old city and Zhongjie; urban density decays from here.
 SHENYANG_CENTRE = (123.43, 41.80)
+
+#: What `estimated_demand` is (`planner.provenance`): census totals at estimated positions.
+ESTIMATED_POSITIONS = Source(
+    "demand",
+    real=False,
+    what="ESTIMATED demand positions (census totals spread over communities)",
+    what_zh="估计的需求位置（普查人口分配到社区）",
+    origin="planner.demand.estimated_demand",
+)
 
 #: Metric CRS used to place estimated points (UTM zone 51N covers 120-126 E).
 SHENYANG_UTM = "EPSG:32651"
@@ -170,6 +181,8 @@ def demand_from_file(
     gdf["source"] = "file"
     gdf["stand_in"] = False
     gdf.attrs.update(source="file", stand_in=False)
+    name = Path(path).name
+    gdf = with_provenance(gdf, Source("demand", real=True, what=f"demand points from {name}", origin=name))
     log.info("demand from file: %d points, total weight %s", len(gdf), f"{gdf['weight'].sum():,.0f}")
     return gdf
 
@@ -355,9 +368,6 @@ def demand_by_area(
     """
     import geopandas as gpd
 
-    from planner.network.core import OSM_LICENCE
-    from planner.provenance import Source, provenance_of, with_provenance
-
     path = Path(pbf_path)
     if not path.exists():
         raise InputError(f"`pbf_path` {str(path)!r} does not exist; give the path of an .osm.pbf file")
@@ -392,16 +402,7 @@ def demand_by_area(
         )
     result = gpd.GeoDataFrame(pd.concat(parts), crs=4326)
     result.index.name = "demand_id"
-    records = [
-        Source(
-            "demand",
-            real=True,
-            what=f"residential buildings of {path.name} (OpenStreetMap), weighted by floor area",
-            what_zh=f"OpenStreetMap 住宅建筑（{path.name}），按建筑面积分配",
-            origin=path.name,
-            licence=OSM_LICENCE,
-        )
-    ]
+    records = list(provenance_of(out).sources)
     if len(empty):
         records.append(
             Source(
@@ -553,7 +554,17 @@ def _building_points(path: Path, homes, floor: np.ndarray, tagged: pd.Series, we
         raise DataError(f"{path.name} has duplicate building ids {first_ids(dup)}")
     out = out.sort_index()
     out.attrs.update(source="osm-buildings", stand_in=False)
-    return out
+    return with_provenance(
+        out,
+        Source(
+            "demand",
+            real=True,
+            what=f"residential buildings of {path.name} (OpenStreetMap), weighted by floor area",
+            what_zh=f"OpenStreetMap 住宅建筑（{path.name}），按建筑面积分配",
+            origin=path.name,
+            licence=OSM_LICENCE,
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------------- estimated stand-in
@@ -790,6 +801,7 @@ def estimated_demand(
     out = gpd.GeoDataFrame(table, geometry=geometry).to_crs(4326)
     out = out.set_index("demand_id").sort_index()
     out.attrs.update(source="estimated", stand_in=True)
+    out = with_provenance(out, ESTIMATED_POSITIONS)
     log.info(
         "estimated demand (STAND-IN, positions estimated): %d block points of %d communities "
         "in %d districts, "
