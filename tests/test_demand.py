@@ -111,9 +111,18 @@ def test_script_is_idempotent_and_reproduces_committed_files(tmp_path):
         "communities": 2_703,
         "villages": 1_539,
         "population": CENSUS_TOTAL,
+        "motorway ways": 319,
+        "trunk ways": 767,
+        "primary ways": 632,
     }
     committed = ROOT / "data" / "shenyang"
-    for name in ("districts.geojson", "city.geojson", "streets.csv", "communities.csv"):
+    for name in (
+        "districts.geojson",
+        "city.geojson",
+        "streets.csv",
+        "communities.csv",
+        "osm_major_roads.geojson",
+    ):
         assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), name
     fc = json.loads((tmp_path / "districts.geojson").read_text(encoding="utf-8"))
     assert fc["crs"]["properties"]["name"].endswith("CRS84")
