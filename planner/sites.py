@@ -19,24 +19,23 @@ from planner._errors import DataError, InputError, PlannerWarning
 from planner._validate import check_points, first_ids, raise_if, weight_problems
 from planner.coords import utm_crs_of
 from planner.io import read_points
-from planner.provenance import ATTR, Provenance, Source, with_provenance
+from planner.provenance import Source, with_provenance
 
 log = logging.getLogger(__name__)
 
-#: What generated candidate sites are (`planner.provenance`).
-GENERATED_SITES = Source(
+#: What generated candidates and the stand-in stations are (`planner.provenance`).
+GENERATED_CANDIDATES = Source(
     "sites",
     real=False,
-    what="STAND-IN candidate sites generated on the street network (no published list)",
-    what_zh="在路网上生成的替代候选点（无公开名单）",
+    what="STAND-IN candidate sites (generated at street nodes, no list of free plots)",
+    what_zh="替代的候选点位（在路网节点生成，无可用地块清单）",
     origin="planner.sites.candidates_on_network",
 )
-#: What the stand-in existing stations are.
 STAND_IN_STATIONS = Source(
     "sites",
     real=False,
-    what="STAND-IN existing stations (no published list; one per community group)",
-    what_zh="替代的现有服务站（无公开名单）",
+    what="STAND-IN existing stations (generated, no published list)",
+    what_zh="替代的现有养老服务站（生成，无公开名单）",
     origin="planner.sites.stand_in_stations",
 )
 
@@ -66,13 +65,14 @@ def sites_from_file(
     cost: str | None = None,
     lon: str | None = None,
     lat: str | None = None,
+    layer: str | int | None = None,
 ):
     """Read existing or candidate sites from a file (polygons are replaced by a point inside each).
 
     Parameters
     ----------
     path
-        Any format `planner.io.read_points` reads (CSV, GeoJSON, GeoPackage, Shapefile, GeoParquet).
+        Any format `planner.io.read_points` reads (CSV, Excel, GeoJSON, GeoPackage, Shapefile, GeoParquet).
     id
         Column of unique site ids (the index ``site_id``); None numbers the rows from 0.
     crs
@@ -82,13 +82,18 @@ def sites_from_file(
         ``cost`` (numbers >= 0).
     lon, lat
         CSV coordinate columns, if not found automatically.
+    layer
+        The sheet of an Excel workbook (name or number) or the layer of a GeoPackage; None: the only sheet
+        (several sheets: an error that lists them) or the first layer.
 
     Returns
     -------
     GeoDataFrame in WGS84, index ``site_id``, the file's columns plus ``capacity``/``cost`` when given,
     ``site_source="file"``; its provenance says real, from the file.
     """
-    gdf = read_points(path, id=id, crs=crs, lon=lon, lat=lat, index_name="site_id", as_points=True)
+    gdf = read_points(
+        path, id=id, crs=crs, lon=lon, lat=lat, index_name="site_id", as_points=True, layer=layer
+    )
     problems = []
     for arg, col in (("capacity", capacity), ("cost", cost)):
         if col is None:
@@ -104,10 +109,7 @@ def sites_from_file(
     gdf["site_source"] = "file"
     log.info("sites from file: %d sites", len(gdf))
     name = Path(path).name
-    return with_provenance(
-        gdf,
-        Source("sites", real=True, what=f"sites from {name}", what_zh=f"设施点（{name}）", origin=str(path)),
-    )
+    return with_provenance(gdf, Source("sites", real=True, what=f"sites from {name}", origin=name))
 
 
 def _thin(x: np.ndarray, y: np.ndarray, order: np.ndarray, n: int, spacing_m: float) -> list[int]:
@@ -240,7 +242,7 @@ def candidates_on_network(
         index=pd.Index([f"{prefix or 'cand'}-{i:04d}" for i in range(1, len(kept_a) + 1)], name="site_id"),
         crs=4326,
     )
-    out.attrs[ATTR] = Provenance((GENERATED_SITES,))
+    out = with_provenance(out, GENERATED_CANDIDATES)
     log.info(
         "candidate sites (STAND-IN, generated at street nodes): %d of %d nodes, min spacing %g m%s",
         len(out),
@@ -372,7 +374,7 @@ def stand_in_stations(demand, *, per_communities: int = 2, seed: int = 0):
     table.index = pd.Index([f"station-{c}" for c in table["community_code"]], name="site_id")
     geometry = demand.geometry.loc[table["demand_id"]].to_crs(4326).to_numpy()
     out = gpd.GeoDataFrame(table, geometry=geometry, crs=4326).sort_index()
-    out.attrs[ATTR] = Provenance((STAND_IN_STATIONS,))
+    out = with_provenance(out, STAND_IN_STATIONS)
     if out.index.has_duplicates:  # cannot happen: one station per community at most
         raise InputError(f"duplicate stations: {first_ids(out.index[out.index.duplicated()])}")
     log.info(
