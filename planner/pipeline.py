@@ -7,10 +7,11 @@ runs can be spread over a cluster. The stages, in order, are `STAGES`; each is t
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from planner._errors import InfeasibleError, InputError
+from planner._errors import InfeasibleError, InputError, PlannerWarning
 from planner.checks import check_reach, check_size, check_weights
 from planner.inputs import load_areas, load_demand, load_network, load_sites, usable_ids
 from planner.provenance import Provenance, provenance_of
@@ -182,7 +183,9 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         tier_sites = {t.name: load_sites(t, net, demand, scenario) for t in scenario.tiers}
     with stage("snap"):
         max_snap = scenario.network.max_snap_m
-        demand_snap = snap_points(net, demand, max_snap_m=max_snap, name="demand")
+        with warnings.catch_warnings():  # demand far from the streets: `check_reach` says it, with weights
+            warnings.simplefilter("ignore", PlannerWarning)
+            demand_snap = snap_points(net, demand, max_snap_m=max_snap, name="demand")
         site_snaps = {
             name: snap_points(net, sites, max_snap_m=max_snap, name=f"{name} sites")
             for name, sites in tier_sites.items()

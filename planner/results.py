@@ -69,6 +69,13 @@ def headline(result) -> str:
                 else ""
             )
         )
+    far = result.network_summary.get("demand_far_count", 0)
+    if far:
+        far_w = float(result.network_summary.get("demand_far_weight", 0.0))
+        lines.append(
+            f"  {far:,} demand points ({far_w:,.0f} older residents, {far_w / total:.1%}) are too far "
+            "from every street to reach: counted as not covered"
+        )
     if stand_ins := provenance_of(result).banner_lines():
         lines.append("  STAND-IN DATA: " + "; ".join(stand_ins))
     return "\n".join(lines)
