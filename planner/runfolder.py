@@ -153,6 +153,12 @@ class RunFolder:
         return self.final(name)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _lock_path(out: Path) -> Path:
     return out.parent / f".{out.name}.lock"
 
@@ -235,6 +241,7 @@ def run_folder(out: str | Path, *, inputs: Iterable[Path | None] = ()) -> Iterat
     try:
         _clean_leftovers(out)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        staging.chmod(0o777 & ~_umask())  # a folder as mkdir makes it, not mkdtemp's private 0700
         try:
             folder = RunFolder(staging, out)
             yield folder

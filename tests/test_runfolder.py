@@ -44,6 +44,9 @@ def test_a_successful_run_replaces_the_whole_folder(previous):
     assert sorted(_snapshot(previous)) == ["coverage.csv", "metrics.json"]  # no stale curve.csv
     assert json.loads((previous / "metrics.json").read_text())["scenario"] == "new"
     assert _leftovers(previous.parent) == []  # no staging folder, backup or lock left
+    plain = previous.parent / "plain"
+    plain.mkdir()
+    assert previous.stat().st_mode == plain.stat().st_mode  # permissions as mkdir gives them
 
 
 @pytest.mark.parametrize("fault", [RuntimeError("map failed"), KeyboardInterrupt()])
