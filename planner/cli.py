@@ -95,12 +95,6 @@ def _speed(value: str | None):
 EXIT_STAGE_FAILED = 3
 
 
-def _inputs(scenario) -> list[Path | None]:
-    paths = [scenario.network.path, scenario.demand.path]
-    paths += [p for t in scenario.tiers for p in (t.candidates, t.existing)]
-    return [*paths, scenario.areas.path if scenario.areas is not None else None]
-
-
 def _run(scenario, out: Path, args: argparse.Namespace, *, scenario_file: Path | None = None) -> int:
     import json
 
@@ -108,7 +102,7 @@ def _run(scenario, out: Path, args: argparse.Namespace, *, scenario_file: Path |
     from planner.results import write_outputs
     from planner.runfolder import check_output_folder
 
-    check_output_folder(out, inputs=[*_inputs(scenario), scenario_file])  # before any computation
+    check_output_folder(out, inputs=[*scenario.input_paths(), scenario_file])  # before any computation
     speed = _speed(getattr(args, "speed", None))
     if speed is not None:
         scenario = scenario.with_speed(speed)

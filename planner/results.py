@@ -313,11 +313,7 @@ def write_outputs(result, out: str | Path) -> dict[str, Path]:
     """
     from planner.runfolder import run_folder
 
-    scenario = result.scenario
-    inputs = [scenario.network.path, scenario.demand.path]
-    inputs += [p for t in scenario.tiers for p in (t.candidates, t.existing)]
-    inputs += [scenario.areas.path if scenario.areas is not None else None]
-    with run_folder(out, inputs=inputs) as folder:
+    with run_folder(out, inputs=result.scenario.input_paths()) as folder:
         paths = _write_files(result, folder)
     log.info("wrote %d files to %s", len(paths), Path(out))
     return paths

@@ -229,6 +229,12 @@ class Scenario:
         """``[curve] targets`` (kept for callers of the flat name)."""
         return self.curve.targets
 
+    def input_paths(self) -> tuple[Path, ...]:
+        """Every file the scenario reads (streets, demand, sites, areas), for output-folder checks."""
+        paths = [self.network.path, self.demand.path, self.areas.path if self.areas is not None else None]
+        paths += [p for t in self.tiers for p in (t.candidates, t.existing)]
+        return tuple(p for p in paths if p is not None)
+
     def with_speed(self, speed: str | float) -> Scenario:
         """The same scenario at another walking speed (a preset name or m/s)."""
         name = speed if isinstance(speed, str) else None
