@@ -7,10 +7,12 @@ runs can be spread over a cluster. The stages, in order, are `STAGES`; each is t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+import warnings
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from planner._errors import InfeasibleError, InputError
+from planner._errors import InfeasibleError, InputError, PlannerWarning
+from planner.checks import check_reach, check_size, check_weights
 from planner.inputs import fixed_ids, load_areas, load_demand, load_network, load_sites, usable_ids
 from planner.provenance import Provenance, provenance_of
 from planner.scenario import Scenario, TierSpec
@@ -82,6 +84,9 @@ class RunResult:
         Seconds per stage, in `STAGES` order.
     joint
         The joint plan when the tiers were solved together (``[joint]``), else None.
+    stages
+        Optional stages (``access``, ``curve``, ``service_areas``): ``"ok"``, ``"skipped: ..."`` or
+        ``"failed: ..."`` (a failed optional stage is a warning; the plan stands).
     """
 
     scenario: Scenario
@@ -96,6 +101,7 @@ class RunResult:
     provenance: Provenance
     timings_s: dict[str, float]
     joint: TwoTierResult | None = None
+    stages: dict[str, str] = field(default_factory=dict)
 
     @property
     def stand_ins(self) -> tuple[str, ...]:
@@ -169,6 +175,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         areas = load_areas(scenario)
     with stage("demand"):
         demand, demand_source = load_demand(scenario, areas)
+        check_weights(demand)
     with stage("network"):
         net = load_network(scenario, demand, areas)
         log.info("%s", net.summary())
@@ -176,13 +183,18 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         tier_sites = {t.name: load_sites(t, net, demand, scenario) for t in scenario.tiers}
     with stage("snap"):
         max_snap = scenario.network.max_snap_m
-        demand_snap = snap_points(net, demand, max_snap_m=max_snap, name="demand")
+        with warnings.catch_warnings():  # demand far from the streets: `check_reach` says it, with weights
+            warnings.simplefilter("ignore", PlannerWarning)
+            demand_snap = snap_points(net, demand, max_snap_m=max_snap, name="demand")
         site_snaps = {
             name: snap_points(net, sites, max_snap_m=max_snap, name=f"{name} sites")
             for name, sites in tier_sites.items()
         }
+        far_weight = check_reach(net, demand, demand_snap, scenario)
     with stage("travel_times"):
         from planner.costs import travel_times
+
+        check_size(net, demand, tier_sites, scenario)
 
         times = {
             t.name: travel_times(
@@ -225,15 +237,25 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
             thresholds_min={t.name: t.threshold_min for t in scenario.tiers},
             open_by_tier=open_by_tier,
         )
+    stages: dict[str, str] = {}
     with stage("access"):
-        coverage, outcomes = _crowding(coverage, outcomes, weights)
+        coverage, outcomes = _optional(
+            stages, "access", lambda: _crowding(coverage, outcomes, weights), (coverage, outcomes)
+        )
     curve = None
     with stage("curve"):
         first_new = next((o for o in outcomes if o.spec.new), None)
-        if first_new is not None:
-            curve = _curve(first_new, weights, scenario)
+        if first_new is None:
+            stages["curve"] = "skipped: no tier opens new sites"
+        else:
+            curve = _optional(stages, "curve", lambda: _curve(first_new, weights, scenario), None)
     with stage("service_areas"):
-        outcomes = [_with_service_areas(o, net, site_snaps[o.spec.name], scenario) for o in outcomes]
+        outcomes = _optional(
+            stages,
+            "service_areas",
+            lambda: [_with_service_areas(o, net, site_snaps[o.spec.name], scenario) for o in outcomes],
+            outcomes,
+        )
     stage.close()
     summary = {
         "source": net.source,
@@ -249,6 +271,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         "street_km": round(float(np.sum(net.length_m)) / 1000.0, 1),
         "demand_far_from_street": [str(i) for i in demand_snap.far[:10]],
         "demand_far_count": len(demand_snap.far),
+        "demand_far_weight": round(far_weight, 3),
     }
     return RunResult(
         scenario=scenario,
@@ -263,7 +286,22 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         provenance=provenance_of(areas, demand, net, *tier_sites.values()),
         timings_s=stage.timings,
         joint=joint,
+        stages=stages,
     )
+
+
+def _optional(stages: dict[str, str], name: str, compute, fallback):
+    """Run an optional stage: on failure, a warning and its status in `stages`, and `fallback` instead."""
+    try:
+        value = compute()
+    except Exception as exc:  # an optional stage never loses the run
+        log.warning(
+            "optional stage %s failed (%s: %s); the plan and tables stand", name, type(exc).__name__, exc
+        )
+        stages[name] = f"failed: {type(exc).__name__}: {exc}"
+        return fallback
+    stages[name] = "ok"
+    return value
 
 
 def _equity(tier: TierSpec, demand: GeoDataFrame):

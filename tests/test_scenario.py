@@ -133,7 +133,15 @@ def test_minimal_form_runs_and_writes_every_output(example_run):
         assert tier["objective"] == pytest.approx(tier["covered_weight"])
         assert tier["bound"] >= tier["objective"] - 1e-6
         assert 0 < tier["coverage_share"] <= 1
-    assert list(metrics["timings_s"]) == list(STAGES)  # every stage timed, in order
+    # every stage timed, in order, then every solve: all timings in one place
+    assert list(metrics["timings_s"]) == [*STAGES, "solve_centre", "solve_station"]
+    assert metrics["stages"] == {
+        "access": "ok",
+        "curve": "ok",
+        "service_areas": "ok",
+        "map": "ok",
+        "whatif": "ok",
+    }
 
 
 def test_coverage_csv_agrees_with_the_thresholds(example_run):
