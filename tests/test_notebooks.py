@@ -129,7 +129,7 @@ def test_shenyang_default(tmp_path: Path, monkeypatch) -> None:
     assert re.search(r"shenyang: [\d,]+ older residents at [\d,]+ demand points", text)
     assert re.search(r"centre: 100 sites chosen, [\d,]+ \([\d.]+%\) within 15 min walk", text)
     assert re.search(r"station: 300 sites chosen", text)
-    assert "SYNTHETIC STAND-IN street network" in text
+    assert "real major roads from OpenStreetMap, ODbL; SYNTHETIC local streets" in text
     assert "ESTIMATED demand positions" in text
     # district table, curve, winter comparison and equity all produced their output
     assert "和平区" in text
