@@ -73,7 +73,7 @@ def load_demand(scenario: Scenario, areas):
     else:
         from planner.demand import demand_from_file
 
-        demand = demand_from_file(spec.path, id=spec.id, weight=spec.weight, crs=spec.crs)
+        demand = demand_from_file(spec.path, id=spec.id, weight=spec.weight, crs=spec.crs, layer=spec.layer)
         source = "file"
     if areas is not None and "district_name" not in demand.columns:
         demand = assign_areas(demand, areas)
@@ -229,6 +229,7 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
                 crs=tier.crs,
                 cost=tier.cost_column,
                 capacity=tier.capacity_column,
+                layer=tier.layer,
             )
         else:
             cand = st.candidates_on_network(
@@ -241,7 +242,12 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
     if tier.existing is not None or tier.stand_in_existing:
         if tier.existing is not None:
             exist = st.sites_from_file(
-                tier.existing, id=tier.id, crs=tier.crs, cost=tier.cost_column, capacity=tier.capacity_column
+                tier.existing,
+                id=tier.id,
+                crs=tier.crs,
+                cost=tier.cost_column,
+                capacity=tier.capacity_column,
+                layer=tier.layer,
             )
         else:
             exist = st.stand_in_stations(demand, seed=scenario.demand.seed)

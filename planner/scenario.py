@@ -122,6 +122,7 @@ class DemandSpec:
     id: str = "id"
     weight: str = "weight"
     crs: str = "wgs84"
+    layer: str | None = None  # the sheet of an Excel file (or layer of a GeoPackage)
     population: float | None = _key(None, low=0)  # for osm-buildings: people to spread over the buildings
     share_60plus: float | None = _key(None, low=0, high=1)
     points_per_community: int = _key(6, low=1, high=100)
@@ -142,6 +143,7 @@ class TierSpec:
     existing: Path | None = None
     id: str = "id"
     crs: str = "wgs84"
+    layer: str | None = None  # the sheet of an Excel file (or layer of a GeoPackage) of candidates / existing
     generate_candidates: int | None = _key(None, low=1)  # this many candidates generated on the network
     stand_in_existing: bool = False  # use the labelled stand-in stations of the built-in default
     exclude: tuple[str, ...] = ()  # site ids that are unavailable (e.g. land not free): never chosen

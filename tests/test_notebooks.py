@@ -167,6 +167,11 @@ def test_bring_your_own_data(tmp_path: Path, monkeypatch) -> None:
     assert re.search(
         r"new stations: [\w-]+, [\w-]+, [\w-]+; covered [\d,]+ of [\d,]+ older residents; optimal", text
     )
+    # the same plan from a scenario file: the same older residents covered, the run folder written
+    covered = re.search(r"new stations: .*; covered ([\d,]+) of ([\d,]+) older residents", text).groups()
+    assert f"my_city: {covered[1]} older residents at 40 demand points" in text
+    assert re.search(rf"station: 3 sites chosen, {covered[0]} \([\d.]+%\) within 10 min walk; optimal", text)
+    assert (tmp_path / "maps" / "byod_run" / "metrics.json").stat().st_size > 0
     html = (tmp_path / "maps" / "byod_notebook" / "map.html").read_text(encoding="utf-8")
     assert "EXAMPLE communities, districts and stations invented for this notebook" in html
     assert "STAND-IN candidate sites generated on the street network" in html
