@@ -292,8 +292,16 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
         raise InputError(
             f"tier {tier.name!r}: exclude names ids that are not sites of the tier: {first_ids(unknown)}"
         )
+    unknown = sorted(set(tier.fixed) - {str(i) for i in sites.index})
+    if unknown:
+        from planner._validate import first_ids
+
+        raise InputError(
+            f"tier {tier.name!r}: fixed names ids that are not sites of the tier: {first_ids(unknown)}"
+        )
     sites["note"] = ""
     sites.loc[sites.index.astype(str).isin(set(tier.exclude)), "note"] = "excluded by the scenario"
+    sites.loc[sites.index.astype(str).isin(set(tier.fixed)), "note"] = FIXED_NOTE
     n_exist = int((sites["status"] == "existing").sum())
     if tier.upgrade > n_exist:
         raise InputError(
@@ -315,6 +323,15 @@ def _osm_source(scenario: Scenario):
     if path is not None and path.name.lower().endswith((".pbf", ".osm", ".osm.bz2")):
         return path
     return scenario.network.place
+
+
+#: The ``note`` of a site the scenario opens (or upgrades) whatever the solver picks.
+FIXED_NOTE = "fixed by the scenario"
+
+
+def fixed_ids(sites) -> list:
+    """Ids of the sites the scenario's ``fixed`` list opens (or upgrades)."""
+    return list(sites.index[sites["note"] == FIXED_NOTE])
 
 
 def usable_ids(sites, status: str) -> list:
