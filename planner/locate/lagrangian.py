@@ -76,7 +76,7 @@ def curve_bound(weight: np.ndarray, lam: np.ndarray, prices: np.ndarray, max_p: 
     return float(weight.sum() - lam.sum()) + top
 
 
-def _column_counts(a: sp.csc_array, cols: np.ndarray) -> np.ndarray:
+def column_counts(a: sp.csc_array, cols: np.ndarray) -> np.ndarray:
     """Per row: how many of the columns `cols` of the CSC array `a` cover it (touches only those columns)."""
     starts, ends = a.indptr[cols], a.indptr[np.asarray(cols) + 1]
     length = ends - starts
@@ -86,7 +86,7 @@ def _column_counts(a: sp.csc_array, cols: np.ndarray) -> np.ndarray:
 
 def _value(a: sp.csc_array, weight: np.ndarray, cols: np.ndarray) -> float:
     """Covered weight of the columns `cols`."""
-    return heuristics.plan_value(_column_counts(a, cols), weight)
+    return heuristics.plan_value(column_counts(a, cols), weight)
 
 
 def subgradient(
@@ -151,7 +151,7 @@ def subgradient(
             progress.set_postfix(bound=f"{best:,.0f}", plan=f"{incumbent:,.0f}", refresh=False)
         if relative_gap(incumbent, best) <= target_gap or time.perf_counter() > deadline or theta < 1e-6:
             break
-        grad = _column_counts(a, top) - 1.0  # d L / d lambda_i
+        grad = column_counts(a, top) - 1.0  # d L / d lambda_i
         grad[(lam <= 0.0) & (grad > 0)] = 0.0
         grad[(lam >= weight) & (grad < 0)] = 0.0
         direction = grad if direction is None else (1 - _DEFLECT) * grad + _DEFLECT * direction
