@@ -159,6 +159,8 @@ def subgradient(
         if norm == 0.0:  # the relaxed plan covers each row at most once: the bound is attained
             break
         step = theta * max(value - incumbent, 1e-9 * max(total, 1.0)) / norm
+        if not np.isfinite(step):
+            break
         lam = np.clip(lam - step * direction, 0.0, weight)
     return Dual(float(best), best_lam, best_prices, it)
 
