@@ -224,12 +224,21 @@ def _interchange(m: _MedianModel, is_open: np.ndarray, deadline: float) -> tuple
         has = phi1 >= 0
         loss = np.bincount(phi1[has], (d2 - d1)[has], minlength=m.n_cand)[open_idx]
         sel = (phi1p >= 0) & (m.cost < d2p) & ~is_open[m.site]
+        # profit(j in, r out) = gain_j - loss_r + extra_jr; extra is sparse (pairs whose nearest open is r),
+        # so the best pair is the best sparse entry or the best gain with the smallest loss: no dense array
         key = m.site[sel] * m.p + rank[phi1p[sel]]
-        extra = np.bincount(key, d2p[sel] - np.maximum(m.cost[sel], d1p[sel]), minlength=m.n_cand * m.p)
-        profit = gain[:, None] - loss[None, :] + extra.reshape(m.n_cand, m.p)
-        profit[is_open] = -np.inf
-        best = int(np.argmax(profit))
-        if profit.flat[best] <= 1e-9 * max(total, 1.0):
+        ukey, inv = np.unique(key, return_inverse=True)
+        extra = np.bincount(inv, d2p[sel] - np.maximum(m.cost[sel], d1p[sel]), minlength=len(ukey))
+        closed_gain = np.where(is_open, -np.inf, gain)
+        j0, r0 = int(np.argmax(closed_gain)), int(np.argmin(loss))
+        best_profit, best = closed_gain[j0] - loss[r0], j0 * m.p + r0
+        if len(ukey):
+            kj, kr = np.divmod(ukey, m.p)
+            profit = gain[kj] - loss[kr] + extra
+            k = int(np.argmax(profit))
+            if profit[k] > best_profit or (profit[k] == best_profit and ukey[k] < best):
+                best_profit, best = float(profit[k]), int(ukey[k])
+        if best_profit <= 1e-9 * max(total, 1.0):
             break
         j, r = divmod(best, m.p)
         is_open[j] = True
@@ -280,7 +289,8 @@ def _lagrangian(
             key = np.packbits(y).tobytes()
             if key not in tried:  # the relaxed sites as a start for local search
                 tried.add(key)
-                plan, _ = _interchange(m, y, deadline)
+                now = time.perf_counter()
+                plan, _ = _interchange(m, y, now + 0.1 * max(deadline - now, 0.0))
                 value = _cost(m, plan)
                 if value < upper - 1e-9 * upper:
                     upper, best_open = value, plan
@@ -393,7 +403,9 @@ def _solve_median(
         return is_open, m.constant, m.constant, "optimal" if method == "exact" else "heuristic", {}
     is_open = _greedy(m)
     greedy_cost = _cost(m, is_open)
-    is_open, moves = _interchange(m, is_open, deadline)
+    # interchange gets at most 40 % of what is left: the Lagrangian bound (and its own plans) needs the rest
+    now = time.perf_counter()
+    is_open, moves = _interchange(m, is_open, now + 0.4 * max(deadline - now, 0.0))
     objective = _cost(m, is_open)
     log.info("p-median heuristic: greedy %.6g, after %d swaps %.6g", greedy_cost, moves, objective)
     # the exact method leaves HiGHS at least half of what remains of the budget
