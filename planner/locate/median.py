@@ -601,7 +601,9 @@ def _center_feasible(
 ) -> tuple[str, np.ndarray | None]:
     """Can at most p columns of boolean `a` cover all its rows? "yes" (and a plan), "no" or "unknown".
 
-    Greedy first; then a feasibility MIP (no objective: HiGHS stops at the first cover) on the distinct rows.
+    Greedy first; then, on the distinct rows, the LP relaxation of the set cover (an LP optimum above p proves
+    "no" however little time is left for the MIP), then a feasibility MIP (no objective: HiGHS stops at the
+    first cover).
     """
     n_cand = a.shape[1]
     if (np.diff(sp.csr_array(a).indptr) == 0).any():
@@ -619,6 +621,25 @@ def _center_feasible(
     a_rows = sp.vstack([sp.csr_array(rows, dtype=float), sp.csr_array(np.ones((1, n_cand)))])
     row_lo = np.concatenate([np.ones(n_rows), [-np.inf]])
     row_hi = np.concatenate([np.full(n_rows, np.inf), [p]])
+    started = time.perf_counter()
+    cover_lp = MipModel(
+        np.ones(n_cand),
+        sp.csr_array(rows, dtype=float),
+        np.ones(n_rows),
+        np.full(n_rows, np.inf),
+        np.zeros(n_cand),
+        np.ones(n_cand),
+        np.zeros(n_cand, bool),
+    )
+    try:
+        lp = solve_mip(cover_lp, time_limit_s=time_limit_s, what=f"p-center cover LP within {r_s:g} s")
+        if lp.status == "optimal" and lp.objective > p + 1e-6:
+            return "no", None
+    except SolverError:
+        pass
+    time_limit_s -= time.perf_counter() - started
+    if time_limit_s <= 0:
+        return "unknown", None
     try:
         model = MipModel(
             np.zeros(n_cand), a_rows, row_lo, row_hi, np.zeros(n_cand), np.ones(n_cand), np.ones(n_cand, bool)
@@ -713,14 +734,14 @@ def p_center(
     on_cand = role[row] == 1
     values = np.unique(walk[walk >= r_lb])
 
-    def decide(r_s: float) -> tuple[str, np.ndarray | None]:
+    def decide(r_s: float, *, all_time: bool = False) -> tuple[str, np.ndarray | None]:
         need = reachable & (fixed_s > r_s)
         compact = np.cumsum(need) - 1
         keep = on_cand & need[col]
         shape = (int(need.sum()), n_cand)
         a = _cover_within(walk[keep], compact[col[keep]], cand_of_row[row[keep]], r_s, shape=shape)
         steps_left = max(1, int(np.ceil(np.log2(max(hi - lo, 1)))) + 1)
-        share = (deadline - time.perf_counter()) / steps_left  # every radius of the search gets its share
+        share = (deadline - time.perf_counter()) / (1 if all_time else steps_left)
         return _center_feasible(a, p, r_s, exact=method != "heuristic", time_limit_s=share)
 
     tested: list[tuple[float, str]] = []
@@ -746,6 +767,21 @@ def p_center(
             hi, plan = mid, mid_plan
         else:
             lo = mid + 1
+    # radii left undecided get the time that is left, each in turn (the smallest first): the interval between
+    # the largest radius proven infeasible and the best feasible one is searched again
+    revisit = True
+    while revisit and method != "heuristic" and time.perf_counter() < deadline - 0.05:
+        proven_no = [r for r, v in tested if v == "no"]
+        lo2 = int(np.searchsorted(values, max(proven_no), side="right")) if proven_no else 0
+        undecided = [r for r, v in tested if v == "unknown" and values[lo2] <= r < values[hi]]
+        if lo2 >= hi or not undecided:
+            break
+        mid = (lo2 + hi) // 2
+        verdict, mid_plan = decide(float(values[mid]), all_time=True)
+        tested.append((float(values[mid]), verdict))
+        if verdict == "yes":
+            hi, plan = mid, mid_plan
+        revisit = verdict != "unknown"
     selected = inst.candidates[plan]
     best_s = _nearest_walk_s(inst, np.union1d(selected, inst.fixed))
     objective = float(best_s[reachable].max())
