@@ -46,9 +46,9 @@ log = logging.getLogger(__name__)
 
 #: ``method="auto"`` solves exactly when the reduced coverage matrix has at most this many nonzeros...
 AUTO_EXACT_NNZ = 5_000_000
-#: ... and (MCLP) at most this many candidate columns: at 10,000 candidates HiGHS's root LP alone outlasts a
-#: minute (issue 9), while the Lagrangian method certifies a small gap in seconds.
-AUTO_EXACT_COLS = 4_000
+#: ... and (MCLP) at most this many candidate columns: 2,000 close in seconds; at 4,000 (50,000 demand points)
+#: HiGHS stopped at a 20 s limit, at 10,000 its root LP alone outlasts a minute (issue 9).
+AUTO_EXACT_COLS = 2_500
 #: The heuristic adds the LP relaxation's bound (interior point) up to this many nonzeros.
 LP_BOUND_NNZ = 400_000
 #: Gap at which the heuristic (Lagrangian) method stops when `mip_gap` is not given (0.1 %).
