@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,8 +29,11 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from planner._assets import CHROMIUM, headless_chromium, offline_head
+from planner._assets import offline_head
 from planner.maps import plan_map, save_map
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _browser import CHROMIUM, headless_chromium
 
 UTM51 = 32651
 SIDE_M = 12_000.0
