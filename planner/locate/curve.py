@@ -342,8 +342,8 @@ def _needed(
 #: One-pass curve: submodular bounds at this many greedy prefixes (spread geometrically) ...
 SUBMODULAR_POINTS = 24
 #: ... and Lagrangian multipliers fitted at up to this many values of p, each within this share of the time.
-LAGRANGIAN_POINTS = 6
-_LAGRANGIAN_SHARE = 0.08
+LAGRANGIAN_POINTS = 8
+_LAGRANGIAN_SHARE = 0.05
 
 
 def _one_pass(
@@ -383,9 +383,8 @@ def _one_pass(
     # Lagrangian multipliers fitted at a few p: along the table, then where greedy meets the targets
     goals = [t * coverable - fixed_w for t in targets]
     shown = min(n, full_k if max_sites is None else int(max_sites))
-    fit_p = [shown, shown // 3, shown // 10] + [
-        int(np.searchsorted(values, g - 1e-9)) for g in goals if g > 0
-    ]
+    fit_p = [shown, shown // 3, shown // 10, shown // 30]
+    fit_p += [int(np.searchsorted(values, g - 1e-9)) for g in goals if g > 0]
     fit_p = list(dict.fromkeys(p for p in fit_p if 0 < p <= n))[:LAGRANGIAN_POINTS]
     for p in fit_p:
         chosen = order[:p]
@@ -398,7 +397,7 @@ def _one_pass(
             incumbent=inc,
             lam=np.where(c <= 1, w, 0.0),
             deadline=time.perf_counter() + _LAGRANGIAN_SHARE * time_limit_s,
-            max_iter=400,
+            max_iter=1000,
         )
         bound = np.minimum(bound, lagrangian.curve_bound(w, dual.lam, dual.prices, n))
         if bar is not None:
