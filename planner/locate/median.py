@@ -253,7 +253,13 @@ def _cost(m: _MedianModel, is_open: np.ndarray) -> float:
 
 
 def _lagrangian(
-    m: _MedianModel, upper: float, best_open: np.ndarray, target_gap: float, deadline: float
+    m: _MedianModel,
+    upper: float,
+    best_open: np.ndarray,
+    target_gap: float,
+    deadline: float,
+    *,
+    progress: bool = False,
 ) -> tuple[float, np.ndarray, np.ndarray, float, int]:
     """Subgradient ascent on L(lambda) with Polyak steps; improves the plan from the relaxed solutions.
 
@@ -270,8 +276,16 @@ def _lagrangian(
     stall = 0
     it = 0
     tried: set[bytes] = set()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=f"p-median bound p={m.p}", unit="step", leave=False)
     while time.perf_counter() < deadline:
         it += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(bound=f"{best_lb:.4g}", plan=f"{upper:.4g}", refresh=False)
         red = m.cost - lam[m.dem]
         neg = red < 0
         rho = np.bincount(m.site[neg], red[neg], minlength=m.n_cand)
@@ -306,6 +320,8 @@ def _lagrangian(
         if norm == 0.0:  # the relaxed solution is feasible, hence optimal
             break
         lam = np.clip(lam + theta * (upper - lb) / norm * g, lo, m.far)
+    if bar is not None:
+        bar.close()
     return best_lb, best_lam, best_open, upper, it
 
 
@@ -390,7 +406,7 @@ _FLOAT_GAP = 1e-9
 
 
 def _solve_median(
-    m: _MedianModel, method: str, gap_target: float, deadline: float
+    m: _MedianModel, method: str, gap_target: float, deadline: float, progress: bool = False
 ) -> tuple[np.ndarray, float, float, str, dict]:
     """Plan, objective, certified bound, status and statistics of the reduced p-median.
 
@@ -411,7 +427,9 @@ def _solve_median(
     # the exact method leaves HiGHS at least half of what remains of the budget
     lr_deadline = deadline if method == "heuristic" else (time.perf_counter() + deadline) / 2
     lr_target = max(gap_target, _FLOAT_GAP)
-    bound, lam, is_open, objective, iters = _lagrangian(m, objective, is_open, lr_target, lr_deadline)
+    bound, lam, is_open, objective, iters = _lagrangian(
+        m, objective, is_open, lr_target, lr_deadline, progress=progress
+    )
     stats: dict = {"greedy_objective": greedy_cost, "swaps": moves, "lagrangian_iterations": iters}
     if method == "exact" and relative_gap(objective, bound) > lr_target:
         closed, opened = _lagrangian_fixing(m, lam, objective)
@@ -456,6 +474,7 @@ def p_median(
     method: str | None = "auto",
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
+    progress: bool = False,
 ) -> SitingResult:
     """Open `p` new sites that minimise the total weighted walk time (p-median, truncated at the cut-off).
 
@@ -486,6 +505,8 @@ def p_median(
     mip_gap
         Relative gap at which to stop; default 1e-6 for the exact method, 0.001 (0.1 %) for the heuristic.
         The gap is relative to the whole truncated objective, far demand included.
+    progress
+        Show a tqdm bar with the Lagrangian bound and the plan's cost while the bound is computed.
 
     Returns
     -------
@@ -532,7 +553,7 @@ def p_median(
         method,
     )
     gap_target = exact_gap if method == "exact" or mip_gap is not None else DEFAULT_HEURISTIC_GAP
-    is_open, objective, bound, status, stats = _solve_median(m, method, gap_target, deadline)
+    is_open, objective, bound, status, stats = _solve_median(m, method, gap_target, deadline, progress)
     gap = relative_gap(objective, bound)
     if gap > gap_target:
         warnings.warn(
