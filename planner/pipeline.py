@@ -421,6 +421,7 @@ def _fewest_for_share(tier: TierSpec, times: TravelTimes, weights, common: dict,
         threshold_min=tier.threshold_min,
         max_sites=0,
         targets=(tier.target_share,),
+        exact=True,  # the fewest sites by MIP, with its proven bound
         **common,
         **gap,
     )
@@ -548,8 +549,6 @@ def _crowding(coverage, outcomes: list[TierOutcome], weights):
 
 
 def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
-    import inspect
-
     from planner.locate import coverage_curve
 
     tier, spec = outcome.spec, scenario.curve
@@ -557,14 +556,6 @@ def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
     existing = usable_ids(sites, "existing") + usable_ids(sites, "upgraded") + fixed_ids(sites)
     candidates = usable_ids(sites, "candidate") + usable_ids(sites, "new")
     wanted = 3 * tier.new if spec.max_sites is None else spec.max_sites
-    options: dict[str, Any] = {}
-    if spec.exact:
-        if "exact" in inspect.signature(coverage_curve).parameters:
-            options["exact"] = True
-        else:
-            log.warning(
-                "[curve] exact = true: this version's coverage_curve has no exact mode; the curve is greedy"
-            )
     return coverage_curve(
         outcome.times,
         weights,
@@ -576,7 +567,7 @@ def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
         method=scenario.solver.method,
         time_limit_s=scenario.solver.time_limit_s,
         mip_gap=scenario.solver.mip_gap,
-        **options,
+        exact=spec.exact,
     )
 
 
