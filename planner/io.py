@@ -67,8 +67,19 @@ def _read_csv(path: Path, text: tuple[str, ...] = ()) -> pd.DataFrame:
 
 
 def _check_degrees(gdf, path: Path) -> None:
-    """Coordinates in a geographic CRS must be longitudes in -180..180 and latitudes in -90..90."""
-    if gdf.crs is None or not gdf.crs.is_geographic or not len(gdf):
+    """Coordinates in a geographic CRS must be longitudes in -180..180 and latitudes in -90..90; coordinates
+    in a projected CRS (metres) that all look like degrees are refused too."""
+    if gdf.crs is None or not len(gdf):
+        return
+    if gdf.crs.is_projected:
+        west, south, east, north = (float(v) for v in gdf.total_bounds)
+        if -180 <= west <= east <= 180 and -90 <= south <= north <= 90 and len(gdf) > 1:
+            raise InputError(
+                f"{path.name} is said to be in {gdf.crs.name} (metres) but its coordinates all look like "
+                f"degrees ({west:g}..{east:g}, {south:g}..{north:g}); give crs='wgs84' (or 'gcj02', 'bd09')"
+            )
+        return
+    if not gdf.crs.is_geographic:
         return
     bounds = gdf.geometry.bounds
     lon_bad = (bounds["minx"] < -180) | (bounds["maxx"] > 180)

@@ -469,7 +469,7 @@ def _with_status(sites, status: dict):
     return sites
 
 
-def _solve_joint(scenario: Scenario, tier_sites, times, demand) -> tuple[list[TierOutcome], Any]:
+def _solve_joint(scenario: Scenario, tier_sites, times, demand) -> tuple[list[TierOutcome], TwoTierResult]:
     """The tier of new sites and the tier of upgrades in one model (shared budget, or "either" coverage)."""
     from planner.locate import two_tier
 

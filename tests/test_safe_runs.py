@@ -156,6 +156,11 @@ def test_a_failed_write_keeps_the_previous_results(first_run, example, capsys, m
     assert "the disk is full; the previous results there are unchanged" in err
     assert _snapshot(out) == before
     assert not [p for p in example.iterdir() if p.name.startswith(".out_keep")]  # no staging left
+    from planner.runfolder import OutputError
+
+    with pytest.raises(OutputError, match="the disk is full"):  # the same through the API
+        write_outputs(run(read_scenario(example / "example.toml")), out)
+    assert _snapshot(out) == before
 
 
 def test_a_failed_map_is_a_warning_a_status_and_exit_3(example, capsys, monkeypatch):
