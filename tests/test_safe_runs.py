@@ -307,3 +307,24 @@ def test_compare_names_a_damaged_metrics_file(first_run, example, capsys):
     (damaged / "metrics.json").write_text('{"scenario": ', encoding="utf-8")
     code, _, err = _cli(["compare", str(first_run), str(damaged)], capsys)
     assert code == 2 and "metrics.json is not valid JSON" in err
+
+
+def test_a_second_run_into_a_folder_being_written_is_refused(example, capsys):
+    import os
+    import subprocess
+    import sys
+
+    out = example / "out_busy"
+    first = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = example / ".out_busy.lock"
+        lock.write_text(json.dumps({"pid": first.pid, "host": os.uname().nodename, "started": "08:00"}))
+        code, _, err = _cli(["run", str(example / "example.toml"), "--out", str(out)], capsys)
+        assert code == 2
+        assert f"being written by another planner run (process {first.pid}, started 08:00)" in err
+        assert "stage " not in err  # refused before any computation
+        assert not out.exists()
+    finally:
+        first.kill()
+        first.wait()
+        lock.unlink(missing_ok=True)
