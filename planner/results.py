@@ -23,10 +23,14 @@ import numpy as np
 import pandas as pd
 
 from planner._errors import InputError
+from planner.io import write_csv
 
 log = logging.getLogger(__name__)
 
-STAND_IN_NOTE = "rests on stand-in data: {}"
+#: Version of the run folder's layout (``metrics.json`` "run_format"); `planner report` reads this one.
+#: 2: CSV files in UTF-8 with a BOM, a ``stand_in`` column instead of a note on every row, today's
+#: coverage per demand point in ``coverage.csv``, the report areas in ``areas.geojson``.
+RUN_FORMAT = 2
 
 
 def _area_column(demand) -> str | None:
@@ -66,7 +70,7 @@ def district_table(result) -> pd.DataFrame:
     for col in by[1:]:
         out[col] = out[col].astype(object).where(~total, "total")
     if result.stand_ins:
-        out["note"] = STAND_IN_NOTE.format("; ".join(result.stand_ins))
+        out["stand_in"] = True  # which inputs: metrics.json "stand_ins"
     return out
 
 
@@ -87,7 +91,7 @@ def gap_table(result, *, n: int = 50) -> pd.DataFrame:
         table = pd.DataFrame({"older_residents": demand["weight"], "covered": covered}, index=demand.index)
     out = gaps(table, n=n).reset_index()
     if result.stand_ins:
-        out["note"] = STAND_IN_NOTE.format("; ".join(result.stand_ins))
+        out["stand_in"] = True  # which inputs: metrics.json "stand_ins"
     return out
 
 
@@ -99,11 +103,14 @@ def coverage_csv_table(result) -> pd.DataFrame:
         {"lon": demand.geometry.x.round(6), "lat": demand.geometry.y.round(6)}, index=demand.index
     )
     table = table.join(demand[keep]).assign(older_residents=demand["weight"])
-    cov = result.coverage.drop(columns=[c for c in ("older_residents",) if c in result.coverage])
+    cov = result.coverage.drop(columns=[c for c in ("older_residents", "note") if c in result.coverage])
     table = table.join(cov)
-    for col in table.columns:
-        if col.startswith("walk_min_"):
-            table[col] = table[col].round(2)
+    if result.today is not None:
+        # today: the existing sites only (for a tier of upgrades, the basic service of every existing site)
+        for tier in result.tiers:
+            name = tier.spec.name
+            table[f"covered_today_{name}"] = result.today[f"covered_{name}"].astype(bool)
+            table[f"walk_min_today_{name}"] = result.today[f"walk_min_{name}"]
     if result.stand_ins:
         table["stand_in"] = True
     table.index.name = "demand_id"
@@ -167,6 +174,7 @@ def metrics(result) -> dict:
         }
     net = dict(result.network_summary)
     return {
+        "run_format": RUN_FORMAT,
         "scenario": result.scenario.name,
         "description": result.scenario.description,
         "stand_ins": list(result.stand_ins),
@@ -274,16 +282,16 @@ def write_outputs(result, out: str | Path) -> dict[str, Path]:
         paths["service_areas"] = out / "service_areas.geojson"
         service.to_file(paths["service_areas"], driver="GeoJSON")
 
-    paths["coverage"] = out / "coverage.csv"
-    coverage_csv_table(result).to_csv(paths["coverage"])
+    if result.areas is not None and "name" in result.areas.columns:
+        paths["areas"] = out / "areas.geojson"
+        result.areas[["name", "geometry"]].to_file(paths["areas"], driver="GeoJSON")
+
+    paths["coverage"] = write_csv(coverage_csv_table(result), out / "coverage.csv", index=True)
     districts = district_table(result)
-    paths["districts"] = out / "districts.csv"
-    districts.to_csv(paths["districts"], index=False)
-    paths["gaps"] = out / "gaps.csv"
-    gap_table(result).to_csv(paths["gaps"], index=False)
+    paths["districts"] = write_csv(districts, out / "districts.csv")
+    paths["gaps"] = write_csv(gap_table(result), out / "gaps.csv")
     if result.curve is not None:
-        paths["curve"] = out / "curve.csv"
-        result.curve.table.to_csv(paths["curve"], index=False)
+        paths["curve"] = write_csv(result.curve.table, out / "curve.csv")
 
     paths["map"] = save_map(result_map(result, districts=districts), out / "map.html")
 
@@ -376,8 +384,8 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
             )
     ma = json.loads((a / "metrics.json").read_text(encoding="utf-8"))
     mb = json.loads((b / "metrics.json").read_text(encoding="utf-8"))
-    da = pd.read_csv(a / "districts.csv")
-    db = pd.read_csv(b / "districts.csv")
+    da = pd.read_csv(a / "districts.csv", encoding="utf-8-sig")
+    db = pd.read_csv(b / "districts.csv", encoding="utf-8-sig")
     key = "district_name" if "district_name" in da.columns else da.columns[0]
     lines = [
         f"A = {a} ({ma['scenario']}, {ma['speed_mps']:g} m/s)",
