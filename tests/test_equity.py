@@ -30,9 +30,9 @@ def _expand(x, w):
     return np.repeat(np.asarray(x, float), np.asarray(w, int))
 
 
-#: Areas as (covered share, older residents) with something covered.
+#: Areas as (covered share, older residents) with something covered; shares in steps of 0.1 point.
 AREAS = st.lists(
-    st.tuples(st.floats(0, 1, allow_nan=False), st.integers(1, 30)), min_size=1, max_size=12
+    st.tuples(st.integers(0, 1000).map(lambda k: k / 1000), st.integers(1, 30)), min_size=1, max_size=12
 ).filter(lambda rows: sum(x * w for x, w in rows) > 0)
 
 
