@@ -151,15 +151,22 @@ LABELS: dict[str, tuple[str, str]] = {
         "{service}: {minutes:g}-minute walk ({metres:,.0f} m); each square is coloured by the share of its "
         "older residents covered.",
     ),
+    "map_zoom": (
+        "右图：老年人最集中的中心城区放大。",
+        "Right: the central area where most older residents live.",
+    ),
     "km": ("公里", "km"),
     "curve_x": ("新增设施数", "sites added"),
     "curve_y": ("覆盖率", "share covered"),
     "plan_marker": ("规划：{p}处", "plan: {p} sites"),
     "headline_line": (
-        "{service}：规划后{minutes:g}分钟步行范围内老年人{covered}（{share}），现状{today_share}。",
-        "{service}: {covered} older residents ({share}) within a {minutes:g}-minute walk with the plan, "
-        "{today_share} today.",
+        "{service}：规划后{minutes:g}分钟步行范围内老年人{covered}（{share}）；{today}。",
+        "{service}: {covered} older residents ({share}) within a {minutes:g}-minute walk with the plan; "
+        "{today}.",
     ),
+    "today_share": ("现状{share}", "today {share}"),
+    "none_today": ("现状无此服务", "none today"),
+    "share_both": ("现状及规划覆盖率", "Share today and with the plan"),
     "not_available": ("无", "n/a"),
     "sensitivity_note": (
         "在各步行速度下评价同一方案（“重新求解”表示在该速度下重新选址）。",

@@ -587,16 +587,39 @@ def _esc(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def map_svg(run: RunFolder, service: Service, lang: str, *, width: int = 680, cells: int = 110) -> str:
+def map_svg(
+    run: RunFolder,
+    service: Service,
+    lang: str,
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    width: int = 680,
+    cells: int = 110,
+) -> str:
     """A static map of one service with the plan: demand in squares coloured by covered share, the sites,
-    district outlines and names (from ``areas.geojson`` when the run has it), a legend and a scale bar."""
+    district outlines and names (from ``areas.geojson`` when the run has it), a legend and a scale bar.
+
+    `bounds` (west, south, east, north; WGS84) zooms in; default the whole study area.
+    """
     points = _points(run)
-    lon, lat = points["lon"].to_numpy(float), points["lat"].to_numpy(float)
     areas = run.areas
-    if areas is not None and len(areas):
+    if bounds is not None:
+        x0, y0, x1, y1 = bounds
+        inside = points["lon"].between(x0, x1) & points["lat"].between(y0, y1)
+        points = points[inside]
+        if areas is not None:
+            areas = areas.assign(geometry=areas.geometry.clip_by_rect(x0, y0, x1, y1))
+            areas = areas[~areas.geometry.is_empty]
+    elif areas is not None and len(areas):
         x0, y0, x1, y1 = areas.total_bounds
     else:
-        x0, y0, x1, y1 = lon.min(), lat.min(), lon.max(), lat.max()
+        x0, y0, x1, y1 = (
+            points["lon"].min(),
+            points["lat"].min(),
+            points["lon"].max(),
+            points["lat"].max(),
+        )
+    lon, lat = points["lon"].to_numpy(float), points["lat"].to_numpy(float)
     kx = math.cos(math.radians((y0 + y1) / 2.0))
     span_x, span_y = max((x1 - x0) * kx, 1e-6), max(y1 - y0, 1e-6)
     pad, legend_h = 8, 46
@@ -637,6 +660,8 @@ def map_svg(run: RunFolder, service: Service, lang: str, *, width: int = 680, ce
         parts.append("</g>")
     # sites of the service
     sites = _service_sites(run, service)
+    if sites is not None and bounds is not None:
+        sites = sites[sites.geometry.x.between(x0, x1) & sites.geometry.y.between(y0, y1)]
     if sites is not None and len(sites):
         sx, sy = xy(sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy())
         parts.append('<g class="sites" fill="#111" stroke="#fff" stroke-width="0.4">')
@@ -645,6 +670,8 @@ def map_svg(run: RunFolder, service: Service, lang: str, *, width: int = 680, ce
     if areas is not None and len(areas) and "name" in areas:
         parts.append('<g class="labels" font-size="9" text-anchor="middle" fill="#222">')
         for name, geom in zip(areas["name"], areas.geometry, strict=True):
+            if geom.area < 0.002 * (x1 - x0) * (y1 - y0):  # a sliver at the edge of a zoom: no name
+                continue
             pt = geom.representative_point()
             a, b = xy(pt.x, pt.y)
             parts.append(
@@ -667,6 +694,29 @@ def map_svg(run: RunFolder, service: Service, lang: str, *, width: int = 680, ce
     parts.append(f'<text x="{bar_px + 5:.1f}" y="27">{bar_km:g} {_esc(label("km", lang))}</text>')
     parts.append("</g></svg>")
     return "".join(parts)
+
+
+def core_bounds(run: RunFolder, *, share: float = 0.7) -> tuple[float, float, float, float] | None:
+    """Where most older residents live: the box between the weighted quantiles holding the central
+    `share` of them in each direction, or None when that is most of the study area anyway."""
+    points = _points(run)
+    w = points["older_residents"].to_numpy(float)
+    if w.sum() <= 0:
+        return None
+    lo, hi = (1.0 - share) / 2.0, 1.0 - (1.0 - share) / 2.0
+    box = []
+    for col in ("lon", "lat"):
+        v = points[col].to_numpy(float)
+        order = np.argsort(v, kind="stable")
+        cum = np.cumsum(w[order]) / w.sum()
+        box.append((v[order][np.searchsorted(cum, lo)], v[order][min(np.searchsorted(cum, hi), len(v) - 1)]))
+    (x0, x1), (y0, y1) = box
+    full_x = points["lon"].max() - points["lon"].min()
+    full_y = points["lat"].max() - points["lat"].min()
+    if (x1 - x0) * (y1 - y0) > 0.4 * full_x * full_y:
+        return None
+    mx, my = (x1 - x0) * 0.1, (y1 - y0) * 0.1
+    return (x0 - mx, y0 - my, x1 + mx, y1 + my)
 
 
 def _nice(x: float) -> float:
@@ -769,7 +819,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px;border-bott
 table{border-collapse:collapse;margin:6px 0 10px;font-size:11.5px}th,td{border:1px solid #ccc;padding:2px 6px}
 th{background:#eef3f8;text-align:left;vertical-align:bottom}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr{break-inside:avoid}thead{display:table-header-group}tr.total td{font-weight:bold;background:#f6f6f6}
-figure{margin:8px 0 14px;break-inside:avoid}figcaption{font-size:11.5px;color:#444}
+figure{margin:8px 0 14px;break-inside:avoid}.panels{display:flex;gap:8px;align-items:flex-start}
+.panel{flex:1 1 0;min-width:0}td{white-space:nowrap}figcaption{font-size:11.5px;color:#444}
 .banner{border:2px solid #c00;background:#fff0f0;color:#900;padding:8px 12px;margin:10px 0;font-weight:bold}
 .banner ul{margin:4px 0 0 18px;font-weight:normal}
 .tag{color:#c00;font-size:11px;font-weight:normal;margin-left:8px}
@@ -860,6 +911,19 @@ def _html_table(table: pd.DataFrame, lang: str, *, rows: int | None = None) -> s
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
 
 
+def _page_columns(table: pd.DataFrame, run: RunFolder) -> pd.DataFrame:
+    """The page's narrower view of an area table: the basic service once (the same today and with the
+    plan), the upgraded service with the plan only (nobody has it today); the workbook keeps every column."""
+    out = table.copy()
+    for s in run.services:
+        if s.kind == "basic":
+            out = out.rename(columns={f"share_today:{s.key}": f"share_both:{s.key}"})
+            out = out.drop(columns=[f"share_plan:{s.key}"], errors="ignore")
+        elif s.kind == "upgraded":
+            out = out.drop(columns=[f"share_today:{s.key}"], errors="ignore")
+    return out
+
+
 def _stand_in_lines(run: RunFolder, lang: str) -> list[str]:
     out = []
     for text in run.stand_ins:
@@ -925,9 +989,9 @@ def render_html(
     lines = []
     for rec in tables["headline"].to_dict("records"):
         today = (
-            label("not_available", lang)
+            label("none_today", lang)
             if rec["sites_today"] == 0 and not rec["covered_today"]
-            else f"{rec['share_today']:.1%}"
+            else label("today_share", lang, share=f"{rec['share_today']:.1%}")
         )
         lines.append(
             label(
@@ -937,7 +1001,7 @@ def render_html(
                 covered=f"{rec['covered_plan']:,.0f}",
                 share=f"{rec['share_plan']:.1%}",
                 minutes=rec["threshold_min"],
-                today_share=today,
+                today=today,
             )
         )
     out.append('<ul class="lines">' + "".join(f"<li>{_esc(x)}</li>" for x in lines) + "</ul>")
@@ -957,14 +1021,21 @@ def render_html(
             minutes=s.threshold_min,
             metres=s.threshold_min * 60 * run.speed_mps,
         )
-        out.append(f"<figure>{map_svg(run, s, lang)}<figcaption>{_esc(caption)}</figcaption></figure>")
+        core = core_bounds(run)
+        panels = f'<div class="panel">{map_svg(run, s, lang, width=520)}</div>'
+        if core is not None:
+            panels += f'<div class="panel">{map_svg(run, s, lang, bounds=core, width=520, cells=80)}</div>'
+            caption += " " + label("map_zoom", lang)
+        out.append(
+            f'<figure><div class="panels">{panels}</div><figcaption>{_esc(caption)}</figcaption></figure>'
+        )
 
     # 3-4. districts and sub-districts
     out.append(h2("districts"))
-    out.append(_html_table(tables["districts"], lang))
+    out.append(_html_table(_page_columns(tables["districts"], run), lang))
     if "subdistricts" in tables:
         out.append(h2("subdistricts"))
-        out.append(_html_table(tables["subdistricts"], lang))
+        out.append(_html_table(_page_columns(tables["subdistricts"], run), lang))
 
     # 5. gaps
     out.append(h2("gaps"))
