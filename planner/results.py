@@ -53,11 +53,8 @@ def district_table(result) -> pd.DataFrame:
     out = None
     for tier in result.tiers:
         name = tier.spec.name
-        frames = {"": result.coverage}
-        if result.today is not None:
-            frames["today_"] = result.today
-        for prefix, cov in frames.items():
-            table = coverage_by_area(demand, cov[f"covered_{name}"], "weight", by=by, total=True)
+        for prefix, covered in service_coverage(result, tier).items():
+            table = coverage_by_area(demand, covered, "weight", by=by, total=True)
             part = table[["covered_residents", "covered_share"]].rename(
                 columns={
                     "covered_residents": f"{prefix}covered_{name}",
@@ -72,6 +69,31 @@ def district_table(result) -> pd.DataFrame:
     if result.stand_ins:
         out["stand_in"] = True  # which inputs: metrics.json "stand_ins"
     return out
+
+
+def service_coverage(result, tier) -> dict[str, pd.Series]:
+    """Who has each service of a tier, today and with the plan, by column prefix (per demand point).
+
+    A tier of new sites offers one service: ``""`` (with the plan) and ``"today_"`` (existing sites only).
+    A tier of upgrades offers two, named apart so that the plan never seems to lower coverage:
+    ``"basic_"`` / ``"basic_today_"``, the basic service of every existing site (the same today and with
+    the plan: upgrading closes none), and ``"upgraded_"`` / ``"upgraded_today_"``, the upgraded service of
+    the upgraded sites (nobody has it today).
+    """
+    name = tier.spec.name
+    plan = result.coverage[f"covered_{name}"].astype(bool)
+    today = None if result.today is None else result.today[f"covered_{name}"].astype(bool)
+    if not tier.spec.upgrade:
+        return {"": plan} if today is None else {"": plan, "today_": today}
+    out = {} if today is None else {"basic_today_": today, "basic_": today}
+    out["upgraded_today_"] = pd.Series(False, index=plan.index)
+    out["upgraded_"] = plan
+    return out
+
+
+def plan_share_column(tier) -> str:
+    """The `district_table` column of a tier's own service with the plan (the upgraded one for upgrades)."""
+    return f"{'upgraded_' if tier.spec.upgrade else ''}share_{tier.spec.name}"
 
 
 def gap_table(result, *, n: int = 50) -> pd.DataFrame:
@@ -151,6 +173,7 @@ def metrics(result) -> dict:
                 "status": res.status,
                 "solve_s": round(res.solve_s, 3),
                 "stand_in_sites": bool(tier.sites["stand_in"].any()),
+                "services": _service_metrics(result, tier, total),
             }
         )
     curve = None
@@ -192,6 +215,32 @@ def metrics(result) -> dict:
         "curve": curve,
         "timings_s": dict(result.timings_s),
     }
+
+
+def _service_metrics(result, tier, total: float) -> dict:
+    """Per service of a tier (see `service_coverage`): sites, covered older residents and share, today and
+    with the plan."""
+    weights = result.demand["weight"].astype(float)
+    status = tier.sites["status"]
+    existing = int(status.isin(["existing", "upgraded"]).sum())
+    chosen = len(tier.result.selected)
+    if tier.spec.upgrade:
+        sites = {"basic": (existing, existing), "upgraded": (0, chosen)}
+    else:
+        sites = {"new": (existing, existing + chosen)}
+    cover = service_coverage(result, tier)
+    out = {}
+    for kind, (today_sites, plan_sites) in sites.items():
+        prefix = "" if kind == "new" else f"{kind}_"
+        entry = {"sites_today": today_sites, "sites_plan": plan_sites}
+        for when, key in (("today", f"{prefix}today_"), ("plan", prefix)):
+            covered = None if key not in cover else float(weights[cover[key]].sum())
+            entry[f"covered_weight_{when}"] = None if covered is None else round(covered, 3)
+            entry[f"coverage_share_{when}"] = (
+                None if covered is None or not total else round(covered / total, 6)
+            )
+        out[kind] = entry
+    return out
 
 
 def _sites_needed(curve) -> dict:
@@ -340,7 +389,7 @@ def _map_districts(result, districts: pd.DataFrame):
     table = districts.set_index(
         districts.columns[1] if "district_code" in districts.columns else districts.columns[0]
     )
-    shares = {f"share_{t.spec.name}": table.get(f"share_{t.spec.name}") for t in result.tiers}
+    shares = {f"share_{t.spec.name}": table.get(plan_share_column(t)) for t in result.tiers}
     out = areas[[name_col, "geometry"]].copy()
     key = out[name_col].astype(str)
     out["weight"] = key.map(table["older_residents"]).astype(float)
@@ -356,15 +405,19 @@ def _map_summary(result) -> dict[str, str]:
     summary = {"Older residents (demand)": f"{total:,.0f} at {len(demand):,} points"}
     for tier in result.tiers:
         name = tier.spec.name
-        covered = float(result.coverage[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
-        verb = (
-            f"{len(tier.result.selected)} new" if tier.spec.new else f"{len(tier.result.selected)} upgraded"
-        )
-        text = f"{covered / total:.1%}" if total else "n/a"
-        if result.today is not None:
-            before = float(result.today[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
-            text += f" (today {before / total:.1%})"
-        summary[f"Within {tier.spec.threshold_min:g} min of a {name} ({verb})"] = text
+        minutes = f"{tier.spec.threshold_min:g} min"
+        for kind, entry in _service_metrics(result, tier, total).items():
+            text = "n/a" if entry["coverage_share_plan"] is None else f"{entry['coverage_share_plan']:.1%}"
+            if entry["coverage_share_today"] is not None:
+                today = entry["coverage_share_today"]
+                text += " (none today)" if not entry["sites_today"] else f" (today {today:.1%})"
+            if kind == "new":
+                label = f"Within {minutes} of a {name} ({len(tier.result.selected)} new)"
+            elif kind == "basic":
+                label = f"Within {minutes} of a {name}, basic service (all {entry['sites_plan']} existing)"
+            else:
+                label = f"Within {minutes} of a {name}, upgraded service ({entry['sites_plan']} upgraded)"
+            summary[label] = text
         if result.joint is None:
             summary[f"{name} plan quality"] = f"{tier.result.status}, gap {tier.result.gap:.2%}"
     if result.joint is not None:
@@ -404,7 +457,7 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
             f"sites kept {len(sa & sb)}, "
             f"only in A {len(sa - sb)}, only in B {len(sb - sa)}"
         )
-        col = f"share_{ta['name']}"
+        col = f"{'upgraded_' if ta.get('upgrade') else ''}share_{ta['name']}"
         if col in da.columns and col in db.columns:
             joined = da[[key, col]].merge(db[[key, col]], on=key, how="outer", suffixes=("_a", "_b"))
             joined["change"] = joined[f"{col}_b"] - joined[f"{col}_a"]

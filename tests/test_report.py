@@ -148,6 +148,26 @@ def test_services_are_named_honestly(run_dir):
     assert head.loc["station:upgraded", "sites_plan"] == 3
     assert upgraded <= basic
 
+    # the run itself names the two services apart: metrics.json, districts.csv and the map summary
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    services = {t["name"]: t["services"] for t in metrics["tiers"]}
+    assert set(services["station"]) == {"basic", "upgraded"}
+    assert services["station"]["basic"]["covered_weight_plan"] == pytest.approx(basic, abs=1e-3)
+    assert services["station"]["basic"]["covered_weight_today"] == pytest.approx(basic, abs=1e-3)
+    assert services["station"]["upgraded"]["covered_weight_today"] == 0
+    assert services["station"]["upgraded"]["covered_weight_plan"] == pytest.approx(upgraded, abs=1e-3)
+    assert set(services["centre"]) == {"new"}
+    districts = pd.read_csv(run_dir / "districts.csv", encoding="utf-8-sig").set_index("district_name")
+    assert (
+        districts.loc["total", "basic_share_station"] == districts.loc["total", "basic_today_share_station"]
+    )
+    assert districts.loc["total", "upgraded_today_share_station"] == 0
+    assert districts.loc["total", "upgraded_share_station"] == pytest.approx(upgraded / w.sum(), abs=1e-4)
+    assert "share_station" not in districts.columns  # no column mixing the two services
+    page = (run_dir / "map.html").read_text(encoding="utf-8")
+    assert "station, basic service (all 10 existing)" in page
+    assert "station, upgraded service (3 upgraded)" in page
+
 
 def test_tables_agree_with_the_run(run_dir):
     run = read_run(run_dir)
