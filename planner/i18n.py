@@ -121,6 +121,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "speed": ("步行速度", "Walking speed"),
     "speed_mps": ("步行速度（米/秒）", "Speed (m/s)"),
     "resolved": ("重新求解", "Re-solved"),
+    "resolved_share": ("重新选址后覆盖率", "Share, sites chosen again"),
     "kept": ("保留", "kept"),
     "added": ("新增", "added"),
     "dropped": ("删除", "dropped"),
@@ -228,6 +229,14 @@ def service_label(service: str, lang: str) -> str:
     return label(f"service_{kind or 'new'}", lang, tier=tier_label(tier, lang))
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def column_label(column: str, lang: str) -> str:
     """A table header for people: ``"share_plan:station:upgraded"`` -> the service and the measure.
 
@@ -242,6 +251,6 @@ def column_label(column: str, lang: str) -> str:
         short = label(f"short_{kind or 'new'}", lang, tier=tier_label(tier, lang))
         text = f"{short}：{text}" if lang == "zh" else f"{short}: {text[0].lower()}{text[1:]}"
     if suffix:
-        what = speed_label(suffix, lang) if suffix in SPEEDS else label(suffix, lang)
+        what = speed_label(suffix, lang) if suffix in SPEEDS or _is_number(suffix) else label(suffix, lang)
         text = f"{text}（{what}）" if lang == "zh" else f"{text} ({what})"
     return text

@@ -481,10 +481,12 @@ def sensitivity_table(run: RunFolder) -> pd.DataFrame | None:
     sens = run.sensitivity
     if sens is None or sens.empty:
         return None
+    resolved = sens["resolved"].astype(str).str.lower().eq("true") if "resolved" in sens else False
+    measure = np.where(resolved, "resolved_share", "covered_share")
     sens = sens.assign(
         _col=[
-            f"covered_share:{t}:{k}|{sp}"
-            for t, k, sp in zip(sens["tier"], sens["kind"], sens["speed"], strict=True)
+            f"{m}:{t}:{k}|{sp}"
+            for m, t, k, sp in zip(measure, sens["tier"], sens["kind"], sens["speed"], strict=True)
         ]
     )
     out = sens.pivot_table(index="district_name", columns="_col", values="covered_share", sort=False)
@@ -874,7 +876,7 @@ def _fmt(value, col: str, lang: str) -> tuple[str, bool]:
     if measure == "change_points":
         return f"{100 * v:+.1f}" if col.endswith("|change") else f"{v:+.1f}", True
     if measure.startswith(
-        ("share", "covered_share", "within_standard_share", "worst_off", "target", "gap_to")
+        ("share", "covered_share", "resolved_share", "within_standard_share", "worst_off", "target", "gap_to")
     ):
         return (f"{100 * v:+.1f}" if measure == "gap_to_city" else f"{v:.1%}"), True
     if measure == "gap":
