@@ -11,6 +11,7 @@ import shapely
 from planner.sensitivity import TierPlan, speed_sensitivity
 from planner.snap import snap_points
 
+
 def _at_nodes(net, nodes, ids, index_name):
     xy = np.column_stack([net.x[nodes], net.y[nodes]])
     return gpd.GeoDataFrame(geometry=shapely.points(xy), index=pd.Index(ids, name=index_name), crs=net.crs)
