@@ -561,7 +561,7 @@ def report_tables(run: RunFolder, *, other: RunFolder | None = None) -> dict[str
     if other is not None:
         theirs = report_tables(other)
         compared = {
-            "headline": (["service"], ("share_", "covered_", "sites_")),
+            "headline": (["service"], ("share_", "covered_plan")),
             "districts": (["district_name"], ("share_plan",)),
             "subdistricts": (["district_name", "street_name"], ("share_plan",)),
             "equity": (["district_name"], ("covered_share", "mean_walk_min")),
@@ -819,7 +819,7 @@ body{font-family:"Noto Sans CJK SC","Source Han Sans SC","WenQuanYi Micro Hei","
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px;border-bottom:2px solid #2166ac;
  padding-bottom:3px;break-after:avoid}h3{font-size:14px;margin:14px 0 6px;break-after:avoid}
 table{border-collapse:collapse;margin:6px 0 10px;font-size:11.5px}th,td{border:1px solid #ccc;padding:2px 6px}
-th{background:#eef3f8;text-align:left;vertical-align:bottom}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#eef3f8;text-align:left;vertical-align:bottom;min-width:3.2em}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr{break-inside:avoid}thead{display:table-header-group}tr.total td{font-weight:bold;background:#f6f6f6}
 figure{margin:8px 0 14px;break-inside:avoid}.panels{display:flex;gap:8px;align-items:flex-start}
 .panel{flex:1 1 0;min-width:0}td{white-space:nowrap}figcaption{font-size:11.5px;color:#444}
@@ -872,7 +872,7 @@ def _fmt(value, col: str, lang: str) -> tuple[str, bool]:
     if col.endswith("|change") and measure != "change_points":
         if measure.startswith(("covered_share", "share", "within")):
             return f"{100 * v:+.1f}", True
-        return f"{v:+,.1f}", True
+        return f"{v:+,.1f}" if measure in ("mean_walk_min",) else f"{v:+,.0f}", True
     if measure == "change_points":
         return f"{100 * v:+.1f}" if col.endswith("|change") else f"{v:+.1f}", True
     if measure.startswith(
@@ -911,6 +911,11 @@ def _html_table(table: pd.DataFrame, lang: str, *, rows: int | None = None) -> s
             else (f'<p class="note">……另有{len(table) - rows:,}行，见 report.xlsx / CSV</p>')
         )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+
+
+def _changes_only(table: pd.DataFrame) -> pd.DataFrame:
+    """A wide compared table for the page: this run and the change (the workbook also has the other run)."""
+    return table.drop(columns=[c for c in table.columns if c.endswith("|other")])
 
 
 def _page_columns(table: pd.DataFrame, run: RunFolder) -> pd.DataFrame:
@@ -1060,7 +1065,7 @@ def render_html(
 
     # 7. equity
     out.append(h2("equity"))
-    out.append(_html_table(tables["equity"], lang))
+    out.append(_html_table(_changes_only(tables["equity"]), lang))
     out.append(f"<h3>{_esc(label('equity_summary', lang))}</h3>")
     out.append(_html_table(tables["equity_summary"], lang))
 
@@ -1068,7 +1073,7 @@ def render_html(
     out.append(h2("standards"))
     out.append(_html_table(tables["standards"], lang))
     out.append(f'<p class="note">{_esc(label("bound_note", lang))} {_esc(label("beds_note", lang))}</p>')
-    out.append(_html_table(tables["standards_districts"], lang))
+    out.append(_html_table(_changes_only(tables["standards_districts"]), lang))
     if "standards_short" in tables:
         out.append(f"<h3>{_esc(label('standards_short', lang))}</h3>")
         out.append(_html_table(tables["standards_short"], lang))
