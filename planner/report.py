@@ -858,13 +858,12 @@ def _fmt(value, col: str, lang: str) -> tuple[str, bool]:
         if measure == "service":
             text = service_label(text, lang)
         elif measure == "status" or measure in ("change", "when", "level"):
-            text = (
-                label(text, lang)
-                if text in ("added", "dropped", "kept", "today", "plan")
-                else label({"district": "district", "community": "community"}.get(text, text), lang)
-            )
+            text = label(text, lang)
         elif measure == "tier":
             text = tier_label(text, lang)
+        elif measure == "solve":
+            tier, sep, rest = text.partition(": ")
+            text = tier_label(tier, lang) + sep + rest
         return text, False
     v = float(value)
     if math.isinf(v):
