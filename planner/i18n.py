@@ -179,6 +179,11 @@ LABELS: dict[str, tuple[str, str]] = {
         "在各步行速度下评价同一方案（“重新求解”表示在该速度下重新选址）。",
         "The same plan evaluated at each walking speed ('re-solved': sites chosen again at that speed).",
     ),
+    "gaps_note": (
+        "“未覆盖”指规划后不在任何服务（含现有站点的基本服务）步行范围内。",
+        "Out of reach: within the walk of no service with the plan (the basic service of existing sites "
+        "included).",
+    ),
     "none_found": ("无。", "None."),
     "print_hint": ("打印：浏览器“打印”→“另存为PDF”。", "To print: the browser's Print, then Save as PDF."),
 }

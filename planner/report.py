@@ -1045,6 +1045,7 @@ def render_html(
 
     # 5. gaps
     out.append(h2("gaps"))
+    out.append(f'<p class="note">{_esc(label("gaps_note", lang))}</p>')
     out.append(
         _html_table(tables["gaps"], lang, rows=TOP_ROWS)
         if len(tables["gaps"])

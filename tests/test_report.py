@@ -213,6 +213,18 @@ def test_chinese_report(run_dir, tmp_path):
     assert "概要" in load_workbook(folder / "report.xlsx").sheetnames
 
 
+def test_the_shenyang_default_reads_chinese_by_default(run_dir, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(run_dir, folder)
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    metrics["scenario"] = "shenyang"  # the scenario name tells which city a run is of
+    (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    assert main(["report", str(folder)]) == 0
+    assert '<html lang="zh-CN">' in (folder / "report.html").read_text(encoding="utf-8")
+    assert main(["report", str(folder), "--lang", "en"]) == 0
+    assert '<html lang="en">' in (folder / "report.html").read_text(encoding="utf-8")
+
+
 def test_compare_shows_both_runs_and_the_sites_changed(scenario_dir, run_dir, tmp_path):
     slow = tmp_path / "slow"
     assert (
