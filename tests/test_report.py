@@ -213,6 +213,19 @@ def test_chinese_report(run_dir, tmp_path):
     assert "概要" in load_workbook(folder / "report.xlsx").sheetnames
 
 
+def test_a_run_without_areas_reports_the_whole_city(scenario_dir, tmp_path):
+    text = SCENARIO.replace('[areas]\npath = "districts.geojson"\n', "")
+    assert "[areas]" not in text
+    (scenario_dir / "no_areas.toml").write_text(text, encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["--quiet", "run", str(scenario_dir / "no_areas.toml"), "--out", str(out)]) == 0
+    assert main(["report", str(out)]) == 0
+    districts = pd.read_csv(out / "report_districts.csv", encoding="utf-8-sig")
+    assert districts["district_name"].tolist() == ["all", "total"]
+    assert districts["share_plan:centre:new"].nunique() == 1  # the one area is the whole city
+    assert "<svg" in (out / "report.html").read_text(encoding="utf-8")
+
+
 def test_the_shenyang_default_reads_chinese_by_default(run_dir, tmp_path):
     folder = tmp_path / "run"
     shutil.copytree(run_dir, folder)
