@@ -264,7 +264,8 @@ def read_points(
 #: Decimals kept in written tables, by a word in the column name (first match wins; a key starting with
 #: ``_`` must end the name; see `round_table`).
 #: Shares and ratios keep 4 decimals (0.01 percentage point), minutes 2 (about a second), coordinates 6
-#: (about 0.1 m), people and other counts 1 (census totals spread over points are fractional), money 0.
+#: (about 0.1 m), money 0; people and other numbers keep `DEFAULT_DECIMALS` (census totals spread over
+#: points are fractional, and sums of the rounded values stay within a resident of the run's totals).
 ROUNDING = (
     (("lon", "lat", "longitude", "latitude"), 6),
     (("share", "ratio", "gini", "palma", "gap", "access", "decile", "speed_mps"), 4),
