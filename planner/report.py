@@ -39,6 +39,7 @@ from planner import equity, standards
 from planner._errors import InputError
 from planner.i18n import check_lang, column_label, label, service_label, speed_label, tier_label
 from planner.io import round_table, write_csv
+from planner.provenance import Provenance
 from planner.results import RUN_FORMAT
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,6 @@ AREA_COLUMNS = ("district_name", "street_name", "community_name")
 TOP_ROWS = 20
 #: The scenario name of the built-in Shenyang default: its report is in Chinese unless asked otherwise.
 CHINESE_SCENARIOS = ("shenyang",)
-
-_STAND_INS_ZH = {
-    "ESTIMATED demand positions": "需求点位置为估算值（普查人口分配到各社区）",
-    "SYNTHETIC STAND-IN street network": "合成的替代路网（非真实街道）",
-}
 
 
 @dataclass(frozen=True)
@@ -99,6 +95,9 @@ class RunFolder:
 
     @property
     def stand_ins(self) -> list[str]:
+        records = self.metrics.get("inputs")
+        if records:
+            return Provenance.from_records(records).banner_lines()
         return list(self.metrics.get("stand_ins") or [])
 
     @property
@@ -931,20 +930,12 @@ def _page_columns(table: pd.DataFrame, run: RunFolder) -> pd.DataFrame:
 
 
 def _stand_in_lines(run: RunFolder, lang: str) -> list[str]:
-    out = []
-    for text in run.stand_ins:
-        zh = None
-        if lang == "zh":
-            zh = next((v for k, v in _STAND_INS_ZH.items() if text.startswith(k)), None)
-            if (
-                zh is None
-                and text.startswith("STAND-IN ")
-                and text.endswith("sites (generated, no published list)")
-            ):
-                tier = text.removeprefix("STAND-IN ").split(" sites")[0]
-                zh = f"{tier_label(tier, 'zh')}站点为生成的替代数据（无公开名单）"
-        out.append(zh or text)
-    return out
+    """The stand-ins a run rests on, in `lang` (from the provenance records of ``metrics.json``)."""
+    records = run.metrics.get("inputs")
+    if not records:
+        return list(run.stand_ins)
+    prov = Provenance.from_records(records)
+    return list(dict.fromkeys(prov.banner_lines(lang)))
 
 
 def render_html(
