@@ -82,6 +82,9 @@ class RunResult:
         Seconds per stage, in `STAGES` order.
     joint
         The joint plan when the tiers were solved together (``[joint]``), else None.
+    sensitivity
+        Covered share by service and district at each ``[sensitivity]`` speed (`planner.sensitivity`), or
+        None.
     """
 
     scenario: Scenario
@@ -96,6 +99,7 @@ class RunResult:
     provenance: Provenance
     timings_s: dict[str, float]
     joint: TwoTierResult | None = None
+    sensitivity: pd.DataFrame | None = None
 
     @property
     def stand_ins(self) -> tuple[str, ...]:
@@ -123,6 +127,7 @@ STAGES = (
     "access",
     "curve",
     "service_areas",
+    "sensitivity",
 )
 
 
@@ -234,6 +239,18 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
             curve = _curve(first_new, weights, scenario)
     with stage("service_areas"):
         outcomes = [_with_service_areas(o, net, site_snaps[o.spec.name], scenario) for o in outcomes]
+    sensitivity = None
+    with stage("sensitivity"):
+        if scenario.sensitivity is not None:
+            sensitivity = _sensitivity(
+                scenario,
+                net=net,
+                site_snaps=site_snaps,
+                demand_snap=demand_snap,
+                demand=demand,
+                tier_sites=tier_sites,
+                outcomes=outcomes,
+            )
     stage.close()
     summary = {
         "source": net.source,
@@ -263,6 +280,41 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         provenance=provenance_of(areas, demand, net, *tier_sites.values()),
         timings_s=stage.timings,
         joint=joint,
+        sensitivity=sensitivity,
+    )
+
+
+def _sensitivity(scenario: Scenario, *, net, site_snaps, demand_snap, demand, tier_sites, outcomes):
+    """The plan at each ``[sensitivity]`` speed (snapped points reused), re-solved when ``resolve``."""
+    from planner.sensitivity import TierPlan, speed_sensitivity
+
+    plans = [
+        TierPlan(
+            name=o.spec.name,
+            threshold_min=o.spec.threshold_min,
+            upgrade=o.spec.kind == "upgrade",
+            existing=tuple(o.sites.index[o.sites["status"].isin(["existing", "upgraded"])]),
+            chosen=tuple(o.result.selected),
+        )
+        for o in outcomes
+    ]
+    specs = {t.name: t for t in scenario.tiers}
+
+    def resolve(plan: TierPlan, times) -> list:
+        tier = specs[plan.name]
+        return list(_solve_tier(tier, tier_sites[plan.name], times, demand, scenario).result.selected)
+
+    spec = scenario.sensitivity
+    if spec.resolve and scenario.joint is not None:
+        log.warning("[sensitivity] resolve: each tier is re-solved on its own, not jointly as [joint] asks")
+    return speed_sensitivity(
+        net,
+        site_snaps,
+        demand_snap,
+        demand,
+        plans,
+        speeds=spec.speeds,
+        resolve=resolve if spec.resolve else None,
     )
 
 

@@ -107,7 +107,7 @@ class RunFolder:
             name, minutes = tier["name"], float(tier["threshold_min"])
             existing, chosen = int(tier.get("existing", 0)), len(tier["selected_ids"])
             today, walk_today = f"covered_today_{name}", f"walk_min_today_{name}"
-            if tier.get("upgrade"):
+            if tier.get("kind", "upgrade" if tier.get("upgrade") else "new") == "upgrade":
                 out.append(
                     Service(name, "basic", minutes, today, today, walk_today, walk_today, existing, existing)
                 )

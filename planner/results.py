@@ -11,6 +11,7 @@
     districts.csv       per district: older residents and covered share per tier, today and with the plan
     gaps.csv            the communities with the most older residents out of reach of every tier's plan
     curve.csv           coverage against the number of new sites (first tier with new sites)
+    sensitivity.csv     covered share by service and district at each [sensitivity] speed
     metrics.json        network, demand, timings and per-tier results (objective, bound, gap, status)
 """
 
@@ -126,7 +127,7 @@ def service_coverage(result, tier) -> dict[str, pd.Series]:
     name = tier.spec.name
     plan = result.coverage[f"covered_{name}"].astype(bool)
     today = None if result.today is None else result.today[f"covered_{name}"].astype(bool)
-    if not tier.spec.upgrade:
+    if tier.spec.kind != "upgrade":
         return {"": plan} if today is None else {"": plan, "today_": today}
     out = {} if today is None else {"basic_today_": today, "basic_": today}
     out["upgraded_today_"] = pd.Series(False, index=plan.index)
@@ -136,7 +137,7 @@ def service_coverage(result, tier) -> dict[str, pd.Series]:
 
 def plan_share_column(tier) -> str:
     """The `district_table` column of a tier's own service with the plan (the upgraded one for upgrades)."""
-    return f"{'upgraded_' if tier.spec.upgrade else ''}share_{tier.spec.name}"
+    return f"{'upgraded_' if tier.spec.kind == 'upgrade' else ''}share_{tier.spec.name}"
 
 
 def gap_table(result, *, n: int = 50) -> pd.DataFrame:
@@ -195,6 +196,7 @@ def metrics(result) -> dict:
                 "threshold_min": tier.spec.threshold_min,
                 "new": tier.spec.new,
                 "upgrade": tier.spec.upgrade,
+                "kind": tier.spec.kind,
                 "model": res.model,
                 "method": res.method,
                 "selected_ids": [str(i) for i in res.selected],
@@ -252,6 +254,7 @@ def metrics(result) -> dict:
         "tiers": tiers,
         "joint": joint,
         "curve": curve,
+        "sensitivity": _sensitivity_metrics(result),
         "timings_s": dict(result.timings_s),
     }
 
@@ -263,7 +266,7 @@ def _service_metrics(result, tier, total: float) -> dict:
     status = tier.sites["status"]
     existing = int(status.isin(["existing", "upgraded"]).sum())
     chosen = len(tier.result.selected)
-    if tier.spec.upgrade:
+    if tier.spec.kind == "upgrade":
         sites = {"basic": (existing, existing), "upgraded": (0, chosen)}
     else:
         sites = {"new": (existing, existing + chosen)}
@@ -280,6 +283,26 @@ def _service_metrics(result, tier, total: float) -> dict:
             )
         out[kind] = entry
     return out
+
+
+def _sensitivity_metrics(result) -> dict | None:
+    """The city-wide covered share of each service at each ``[sensitivity]`` speed, or None."""
+    table = getattr(result, "sensitivity", None)
+    if table is None:
+        return None
+    spec = result.scenario.sensitivity
+    total = table[table["district_name"] == "total"]
+    rows = [
+        {
+            "speed": row.speed,
+            "speed_mps": float(row.speed_mps),
+            "resolved": bool(row.resolved),
+            "service": f"{row.tier}:{row.kind}",
+            "coverage_share": round(float(row.covered_share), 6),
+        }
+        for row in total.itertuples(index=False)
+    ]
+    return {"speeds": [str(v) for v in spec.speeds], "resolve": spec.resolve, "total": rows}
 
 
 def _sites_needed(curve) -> dict:
@@ -377,6 +400,8 @@ def write_outputs(result, out: str | Path) -> dict[str, Path]:
     paths["gaps"] = write_csv(gap_table(result), out / "gaps.csv")
     if result.curve is not None:
         paths["curve"] = write_csv(result.curve.table, out / "curve.csv")
+    if getattr(result, "sensitivity", None) is not None:
+        paths["sensitivity"] = write_csv(result.sensitivity, out / "sensitivity.csv")
 
     paths["map"] = save_map(result_map(result, districts=districts), out / "map.html")
     from planner.whatif import write_whatif
@@ -495,7 +520,7 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
             f"sites kept {len(sa & sb)}, "
             f"only in A {len(sa - sb)}, only in B {len(sb - sa)}"
         )
-        col = f"{'upgraded_' if ta.get('upgrade') else ''}share_{ta['name']}"
+        col = f"{'upgraded_' if ta.get('kind') == 'upgrade' else ''}share_{ta['name']}"
         if col in da.columns and col in db.columns:
             joined = da[[key, col]].merge(db[[key, col]], on=key, how="outer", suffixes=("_a", "_b"))
             joined["change"] = joined[f"{col}_b"] - joined[f"{col}_a"]

@@ -339,3 +339,43 @@ def test_report_opens_and_prints_in_chromium(run_dir, tmp_path):
     )
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and data.count(b"/Type /Page") >= 3
+
+
+def test_sensitivity_in_the_run_and_the_report(scenario_dir, tmp_path):
+    text = SCENARIO + '[sensitivity]\nspeeds = ["planning", "frail"]\nresolve = true\n'
+    (scenario_dir / "speeds.toml").write_text(text, encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["--quiet", "run", str(scenario_dir / "speeds.toml"), "--out", str(out)]) == 0
+    sens = pd.read_csv(out / "sensitivity.csv", encoding="utf-8-sig", dtype={"speed": str})
+    districts = pd.read_csv(out / "districts.csv", encoding="utf-8-sig").set_index("district_name")
+    at = sens.set_index(["speed", "resolved", "tier", "kind", "district_name"])["covered_share"]
+    # at the run's own speed the plan covers what the run says it covers
+    for name in ("East", "West", "total"):
+        assert at["planning", False, "centre", "new", name] == pytest.approx(
+            districts.loc[name, "share_centre"], abs=1e-4
+        )
+        assert at["planning", False, "station", "upgraded", name] == pytest.approx(
+            districts.loc[name, "upgraded_share_station"], abs=1e-4
+        )
+        assert at["planning", False, "station", "basic", name] == pytest.approx(
+            districts.loc[name, "basic_share_station"], abs=1e-4
+        )
+        # frail walkers (0.64 m/s) reach no more, and re-choosing the sites for them wins some back
+        for tier, kind in (("centre", "new"), ("station", "basic"), ("station", "upgraded")):
+            assert at["frail", False, tier, kind, name] <= at["planning", False, tier, kind, name] + 1e-9
+    for tier, kind in (("centre", "new"), ("station", "upgraded")):
+        assert at["frail", True, tier, kind, "total"] >= at["frail", False, tier, kind, "total"] - 1e-4
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["sensitivity"]["speeds"] == ["planning", "frail"]
+    assert "sensitivity" in metrics["timings_s"]
+
+    assert main(["report", str(out), "--lang", "en"]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="sensitivity"' in page and "frail adults (0.64 m/s)" in page
+    table = pd.read_csv(out / "report_sensitivity.csv", encoding="utf-8-sig").set_index("district_name")
+    assert table.loc["total", "covered_share:centre:new|frail"] == pytest.approx(
+        at["frail", False, "centre", "new", "total"], abs=1e-4
+    )
+    assert table.loc["total", "resolved_share:centre:new|frail"] == pytest.approx(
+        at["frail", True, "centre", "new", "total"], abs=1e-4
+    )

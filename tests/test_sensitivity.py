@@ -78,3 +78,27 @@ def test_resolve_chooses_again_at_each_speed(setting):
     assert _share(got, "planning", "station", "upgraded", "total", resolved=True) == pytest.approx(30 / 60)
     assert _share(got, "planning", "station", "upgraded", "A", resolved=True) == pytest.approx(1.0)
     assert _share(got, "planning", "station", "upgraded", "A", resolved=False) == 0.0
+
+
+def test_scenario_section_is_validated():
+    from planner._errors import InputError
+    from planner.scenario import parse_scenario
+
+    base = {
+        "name": "s",
+        "network": {"source": "synthetic"},
+        "demand": {"source": "estimated"},
+        "tiers": [{"name": "centre", "threshold_min": 15, "new": 3, "generate_candidates": 20}],
+    }
+    spec = parse_scenario(
+        {**base, "sensitivity": {"speeds": ["planning", 0.9, "frail"], "resolve": True}}, check_files=False
+    ).sensitivity
+    assert spec.speeds == ("planning", 0.9, "frail")
+    assert spec.resolve is True
+    assert parse_scenario(base, check_files=False).sensitivity is None
+    with pytest.raises(InputError, match=r"\[sensitivity\] speeds: unknown walking speed preset 'slow'"):
+        parse_scenario({**base, "sensitivity": {"speeds": ["slow"]}}, check_files=False)
+    with pytest.raises(InputError, match=r"\[sensitivity\] speeds = \[\] must be a non-empty list"):
+        parse_scenario({**base, "sensitivity": {"speeds": []}}, check_files=False)
+    with pytest.raises(InputError, match="did you mean 'resolve'"):
+        parse_scenario({**base, "sensitivity": {"speeds": ["frail"], "resolved": True}}, check_files=False)
