@@ -250,6 +250,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
                 demand=demand,
                 tier_sites=tier_sites,
                 outcomes=outcomes,
+                times=times,
             )
     stage.close()
     summary = {
@@ -284,7 +285,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
     )
 
 
-def _sensitivity(scenario: Scenario, *, net, site_snaps, demand_snap, demand, tier_sites, outcomes):
+def _sensitivity(scenario: Scenario, *, net, site_snaps, demand_snap, demand, tier_sites, outcomes, times):
     """The plan at each ``[sensitivity]`` speed (snapped points reused), re-solved when ``resolve``."""
     from planner.sensitivity import TierPlan, speed_sensitivity
 
@@ -300,9 +301,9 @@ def _sensitivity(scenario: Scenario, *, net, site_snaps, demand_snap, demand, ti
     ]
     specs = {t.name: t for t in scenario.tiers}
 
-    def resolve(plan: TierPlan, times) -> list:
+    def resolve(plan: TierPlan, walk) -> list:
         tier = specs[plan.name]
-        return list(_solve_tier(tier, tier_sites[plan.name], times, demand, scenario).result.selected)
+        return list(_solve_tier(tier, tier_sites[plan.name], walk, demand, scenario).result.selected)
 
     spec = scenario.sensitivity
     if spec.resolve and scenario.joint is not None:
@@ -315,6 +316,7 @@ def _sensitivity(scenario: Scenario, *, net, site_snaps, demand_snap, demand, ti
         plans,
         speeds=spec.speeds,
         resolve=resolve if spec.resolve else None,
+        known=(scenario.network.speed_mps, times),  # the run's own walk times, at its own speed
     )
 
 

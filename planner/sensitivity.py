@@ -62,6 +62,7 @@ def speed_sensitivity(
     speeds: Sequence[str | float],
     resolve: Resolver | None = None,
     area: str = "district_name",
+    known: tuple[float, Mapping[str, object]] | None = None,
 ) -> pd.DataFrame:
     """Covered share of each service by area at each walking speed, for the plan (and re-solved plans).
 
@@ -83,6 +84,8 @@ def speed_sensitivity(
         When given, also choose the sites again at each speed with ``resolve(plan, times)``.
     area
         The area column to report by.
+    known
+        ``(speed_mps, times by tier)`` already computed (the run's own): reused at that speed.
 
     Returns
     -------
@@ -99,12 +102,15 @@ def speed_sensitivity(
     frames = []
     for speed in speeds:
         mps = resolve_speed(speed)
-        times = {
-            p.name: travel_times(
-                net, site_snaps[p.name], demand_snap, limit_s=p.threshold_min * 60.0, speed_mps=mps
-            )
-            for p in plans
-        }
+        if known is not None and abs(known[0] - mps) < 1e-12:
+            times = dict(known[1])
+        else:
+            times = {
+                p.name: travel_times(
+                    net, site_snaps[p.name], demand_snap, limit_s=p.threshold_min * 60.0, speed_mps=mps
+                )
+                for p in plans
+            }
         rounds = [(False, {p.name: tuple(p.chosen) for p in plans})]
         if resolve is not None:
             rounds.append((True, {p.name: tuple(resolve(p, times[p.name])) for p in plans}))

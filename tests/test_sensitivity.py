@@ -102,3 +102,19 @@ def test_scenario_section_is_validated():
         parse_scenario({**base, "sensitivity": {"speeds": []}}, check_files=False)
     with pytest.raises(InputError, match="did you mean 'resolve'"):
         parse_scenario({**base, "sensitivity": {"speeds": ["frail"], "resolved": True}}, check_files=False)
+
+
+def test_known_walk_times_are_reused_at_their_speed(setting):
+    from planner.costs import travel_times
+
+    net, snaps, demand_snap, demand, plans = setting
+    # walk times at 2.0 m/s handed in as if they were the run's times at 1.0 m/s: they are used as given
+    fast = {
+        p.name: travel_times(net, snaps[p.name], demand_snap, limit_s=p.threshold_min * 60, speed_mps=2.0)
+        for p in plans
+    }
+    got = speed_sensitivity(
+        net, snaps, demand_snap, demand, plans, speeds=["planning", 0.5], known=(1.0, fast)
+    )
+    assert _share(got, "planning", "centre", "new", "A") == pytest.approx(1.0)  # 2.0 m/s reach, not 1.0
+    assert _share(got, "0.5", "centre", "new", "total") == 0.0  # other speeds are computed
