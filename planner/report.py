@@ -497,6 +497,22 @@ def sensitivity_table(run: RunFolder) -> pd.DataFrame | None:
     return out.loc[keys].reset_index()
 
 
+def sources_table(run: RunFolder, lang: str = "en") -> pd.DataFrame:
+    """Every input of the run: what it is (in `lang`), whether it is real, where it came from."""
+    records = run.metrics.get("inputs") or []
+    rows = [
+        {
+            "input": r.get("input"),
+            "real": bool(r.get("real")),
+            "what": Provenance.from_records([r]).sources[0].label(lang),
+            "origin": r.get("origin", ""),
+            "licence": r.get("licence", ""),
+        }
+        for r in records
+    ]
+    return pd.DataFrame(rows, columns=["input", "real", "what", "origin", "licence"])
+
+
 def sites_compared(run: RunFolder, other: RunFolder) -> pd.DataFrame:
     """Per tier: the sites added, dropped and kept by this run against the other."""
     theirs = {t["name"]: set(map(str, t["selected_ids"])) for t in other.metrics["tiers"]}
@@ -849,7 +865,9 @@ def _fmt(value, col: str, lang: str) -> tuple[str, bool]:
         return label("not_available", lang), True
     measure = _measure(col)
     if isinstance(value, (bool, np.bool_)):
-        return label("yes" if value else "no", lang), False
+        if measure == "meets":
+            return label("yes" if value else "no", lang), False
+        return label("true" if value else "false", lang), False
     if measure in ("bound",) and isinstance(value, str):
         return label(value, lang), False
     if not isinstance(value, (int, float, np.integer, np.floating)):
@@ -1090,11 +1108,9 @@ def render_html(
     out.append(h2("sources"))
     if not stand_in:
         out.append(f"<p>{_esc(label('no_stand_ins', lang))}</p>")
+    out.append(_html_table(sources_table(run, lang), lang))
     net = m.get("network", {})
-    out.append(
-        f'<p class="note">{_esc(net.get("description", ""))} · {_esc(net.get("source", ""))} · '
-        f"{net.get('nodes', 0):,} / {net.get('edges', 0):,} · {_esc(m.get('description', ''))}</p>"
-    )
+    out.append(f'<p class="note">{_esc(net.get("description", ""))} · {_esc(m.get("description", ""))}</p>')
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out.append(
         f'<p class="note">{_esc(label("generated", lang))}: {stamp}. '

@@ -117,11 +117,11 @@ def speed_sensitivity(
         for resolved, chosen in rounds:
             open_by_tier = {}
             for p in plans:
-                open_by_tier[f"{p.name}:upgraded" if p.upgrade else f"{p.name}:new"] = (
-                    list(chosen[p.name]) if p.upgrade else [*p.existing, *chosen[p.name]]
-                )
                 if p.upgrade:
                     open_by_tier[f"{p.name}:basic"] = list(p.existing)
+                    open_by_tier[f"{p.name}:upgraded"] = list(chosen[p.name])
+                else:
+                    open_by_tier[f"{p.name}:new"] = [*p.existing, *chosen[p.name]]
             services = {key: times[key.partition(":")[0]] for key in open_by_tier}
             cover = multi_tier_coverage(
                 services,
