@@ -433,6 +433,7 @@ def standards_tables(run: RunFolder) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 
 def solves_table(run: RunFolder) -> pd.DataFrame:
     """Solver status and gap of every solve: each tier's plan, a joint solve, the curve's target solves."""
+    timings = run.metrics.get("timings_s") or {}
     rows = []
     for tier in run.metrics["tiers"]:
         rows.append(
@@ -444,7 +445,7 @@ def solves_table(run: RunFolder) -> pd.DataFrame:
                 "objective": tier.get("objective"),
                 "bound": tier.get("bound"),
                 "gap": tier.get("gap"),
-                "solve_s": tier.get("solve_s"),
+                "solve_s": tier.get("solve_s", timings.get(f"solve_{tier['name']}")),
             }
         )
     joint = run.metrics.get("joint")
@@ -453,7 +454,8 @@ def solves_table(run: RunFolder) -> pd.DataFrame:
             {
                 "solve": "joint",
                 "model": joint.get("objective_kind"),
-                **{k: joint.get(k) for k in ("method", "status", "objective", "bound", "gap", "solve_s")},
+                **{k: joint.get(k) for k in ("method", "status", "objective", "bound", "gap")},
+                "solve_s": joint.get("solve_s", timings.get("solve_joint")),
             }
         )
     curve = run.metrics.get("curve") or {}

@@ -186,6 +186,7 @@ def test_tables_agree_with_the_run(run_dir):
     )
     solves = tables["solves"].set_index("solve")
     assert solves.loc["centre", "status"] == "optimal"
+    assert solves[["objective", "bound", "gap", "solve_s"]].loc[["centre", "station"]].notna().all().all()
     summary = tables["equity_summary"].set_index(["service", "when"])
     # nobody has a service that does not exist today: its inequality is undefined, not 0
     nothing = [("centre:new", "today"), ("station:upgraded", "today")]
