@@ -1022,7 +1022,10 @@ def render_html(
             )
         )
     out.append('<ul class="lines">' + "".join(f"<li>{_esc(x)}</li>" for x in lines) + "</ul>")
-    out.append(_html_table(tables["headline"], lang))
+    head = tables["headline"]
+    if other is not None:  # the page keeps the shares of both runs; the workbook also has the counts
+        head = head.drop(columns=[c for c in head.columns if c.startswith("covered_") and "|" in c])
+    out.append(_html_table(head, lang))
     if any(s.kind == "basic" for s in run.services):
         out.append(f'<p class="note">{_esc(label("service_basic_note", lang))}</p>')
 
