@@ -84,9 +84,12 @@ class RunResult:
         Seconds per stage, in `STAGES` order.
     joint
         The joint plan when the tiers were solved together (``[joint]``), else None.
+    sensitivity
+        Covered share by service and district at each ``[sensitivity]`` speed (`planner.sensitivity`), or
+        None.
     stages
-        Optional stages (``access``, ``curve``, ``service_areas``): ``"ok"``, ``"skipped: ..."`` or
-        ``"failed: ..."`` (a failed optional stage is a warning; the plan stands).
+        Optional stages (``access``, ``curve``, ``service_areas``, ``sensitivity``): ``"ok"``,
+        ``"skipped: ..."`` or ``"failed: ..."`` (a failed optional stage is a warning; the plan stands).
     """
 
     scenario: Scenario
@@ -101,6 +104,7 @@ class RunResult:
     provenance: Provenance
     timings_s: dict[str, float]
     joint: TwoTierResult | None = None
+    sensitivity: pd.DataFrame | None = None
     stages: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -129,6 +133,7 @@ STAGES = (
     "access",
     "curve",
     "service_areas",
+    "sensitivity",
 )
 
 
@@ -256,6 +261,24 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
             lambda: [_with_service_areas(o, net, site_snaps[o.spec.name], scenario) for o in outcomes],
             outcomes,
         )
+    sensitivity = None
+    with stage("sensitivity"):
+        if scenario.sensitivity is not None:
+            sensitivity = _optional(
+                stages,
+                "sensitivity",
+                lambda: _sensitivity(
+                    scenario,
+                    net=net,
+                    site_snaps=site_snaps,
+                    demand_snap=demand_snap,
+                    demand=demand,
+                    tier_sites=tier_sites,
+                    outcomes=outcomes,
+                    times=times,
+                ),
+                None,
+            )
     stage.close()
     summary = {
         "source": net.source,
@@ -286,7 +309,43 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         provenance=provenance_of(areas, demand, net, *tier_sites.values()),
         timings_s=stage.timings,
         joint=joint,
+        sensitivity=sensitivity,
         stages=stages,
+    )
+
+
+def _sensitivity(scenario: Scenario, *, net, site_snaps, demand_snap, demand, tier_sites, outcomes, times):
+    """The plan at each ``[sensitivity]`` speed (snapped points reused), re-solved when ``resolve``."""
+    from planner.sensitivity import TierPlan, speed_sensitivity
+
+    plans = [
+        TierPlan(
+            name=o.spec.name,
+            threshold_min=o.spec.threshold_min,
+            upgrade=o.spec.kind == "upgrade",
+            existing=tuple(o.sites.index[o.sites["status"].isin(["existing", "upgraded"])]),
+            chosen=tuple(o.result.selected),
+        )
+        for o in outcomes
+    ]
+    specs = {t.name: t for t in scenario.tiers}
+
+    def resolve(plan: TierPlan, walk) -> list:
+        tier = specs[plan.name]
+        return list(_solve_tier(tier, tier_sites[plan.name], walk, demand, scenario).result.selected)
+
+    spec = scenario.sensitivity
+    if spec.resolve and scenario.joint is not None:
+        log.warning("[sensitivity] resolve: each tier is re-solved on its own, not jointly as [joint] asks")
+    return speed_sensitivity(
+        net,
+        site_snaps,
+        demand_snap,
+        demand,
+        plans,
+        speeds=spec.speeds,
+        resolve=resolve if spec.resolve else None,
+        known=(scenario.network.speed_mps, times),  # the run's own walk times, at its own speed
     )
 
 

@@ -148,9 +148,12 @@ class RunFolder:
         """Write JSON (indented, UTF-8, non-ASCII kept); return the final path."""
         return self.write_text(name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
-    def write_csv(self, name: str, frame, *, index: bool = True, encoding: str = "utf-8") -> Path:
-        """Write a pandas table as CSV (``\\n`` line ends); return the final path."""
-        frame.to_csv(self.path(name), index=index, encoding=encoding, lineterminator="\n")
+    def write_csv(self, name: str, frame, *, index: bool = True) -> Path:
+        """Write a pandas table as CSV for people (`planner.io.write_csv`: UTF-8 with a byte-order mark,
+        rounded to sensible units, ``\\n`` line ends); return the final path."""
+        from planner.io import write_csv
+
+        write_csv(frame, self.path(name), index=index)
         return self.final(name)
 
 
