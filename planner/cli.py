@@ -1,4 +1,4 @@
-"""The `planner` command: ``demo``, ``run``, ``compare``, ``network fetch``.
+"""The `planner` command: ``demo``, ``run``, ``sweep``, ``compare``, ``network fetch``.
 
 Exit status 0 on success, 2 on bad input (the message on stderr, no traceback unless ``--debug``).
 """
@@ -55,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="output folder (default runs/<scenario name>)")
     run.add_argument("--speed", help="override the walking speed (preset name or m/s)")
 
+    sweep = sub.add_parser("sweep", parents=[common], help="run many variants of scenarios (on Dask)")
+    sweep.add_argument("sweep", type=Path, help="sweep .toml file (a base scenario and the axes to vary)")
+    sweep.add_argument("--out", type=Path, help="sweep folder (default sweeps/<sweep name>)")
+    sweep.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    sweep.add_argument("--workers", type=int, help="workers of the local Dask cluster (default: one a core)")
+    sweep.add_argument("--keep-runs", action="store_true", help="also write each variant's run folder")
+    sweep.add_argument("--yes", action="store_true", help=f"allow more than {10_000:,} variants")
+
     compare = sub.add_parser(
         "compare", parents=[common], help="what changed between two run folders, by district"
     )
@@ -103,6 +111,29 @@ def _run(scenario, out: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from planner.sweep import read_sweep, run_sweep
+
+    sweep = read_sweep(args.sweep, yes=args.yes)
+    out = args.out or Path("sweeps") / sweep.name
+    result = run_sweep(
+        sweep,
+        out,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        keep_runs=args.keep_runs,
+        progress=not args.quiet,
+    )
+    failed, flagged = result.failed, result.violations
+    sys.stdout.write(
+        f"sweep {sweep.name}: {len(sweep)} variants: {len(sweep) - len(failed)} done, {len(failed)} failed"
+        + (f" ({', '.join(failed[:10])})" if failed else "")
+        + (f"; {len(flagged)} break a sanity rule ({', '.join(flagged[:10])})" if flagged else "")
+        + f"\ntable and charts: {out.resolve()}/\n"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `planner` command."""
     args = _parser().parse_args(argv)
@@ -117,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
 
             scenario = read_scenario(args.scenario)
             return _run(scenario, args.out or Path("runs") / scenario.name, args)
+        if args.command == "sweep":
+            return _sweep(args)
         if args.command == "compare":
             from planner.results import compare_runs
 
