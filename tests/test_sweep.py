@@ -380,3 +380,41 @@ def test_cli_sweep(folder, tmp_path, capsys):
     )
     assert main(["sweep", str(folder / "bad.toml"), "--out", str(tmp_path)]) == 2
     assert "did you mean 'tiers.centre.new'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_worker_dying_mid_sweep_loses_nothing(folder, grid_run, tmp_path):
+    """A worker process killed while variants run: its work is redone elsewhere; every variant is saved."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from distributed import Client, LocalCluster
+
+    sweep = read_sweep(folder / "grid.toml")
+    out = tmp_path / "dying"
+    result: dict = {}
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as c,
+    ):
+        before = c.run(os.getpid)
+        thread = threading.Thread(target=lambda: result.update(r=run_sweep(sweep, out, client=c)))
+        thread.start()
+        while thread.is_alive() and not list((out / "variants").glob("*.json")):
+            time.sleep(0.05)
+        finished_at_kill = len(list((out / "variants").glob("*.json")))
+        os.kill(next(iter(before.values())), signal.SIGKILL)
+        thread.join()
+        after = c.run(os.getpid)
+    assert 0 < finished_at_kill < len(sweep)  # the kill came mid-sweep
+    assert set(before.values()) != set(after.values())  # a worker died (and its nanny started another)
+    table = result["r"].table
+    done = table["outcome"] == "done"
+    # what a dying worker could not finish is reported, never dropped; what finished is right
+    assert done.sum() + (table["error"].str.contains("KilledWorker")).sum() == len(sweep)
+    assert done.sum() >= len(sweep) - 1
+    pd.testing.assert_series_equal(
+        table.loc[done, "objective"], grid_run.table.loc[done, "objective"], check_exact=True
+    )
