@@ -39,8 +39,8 @@ import scipy.sparse as sp
 
 from planner._errors import InputError, PlannerWarning
 from planner._validate import first_ids
-from planner.costs import TravelTimes
-from planner.coverage import _TOL_S, _aligned_weights, _label, _threshold_s
+from planner.costs import THRESHOLD_TOL_S, TravelTimes
+from planner.coverage import label_stand_in
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +104,10 @@ def two_step_fca(
     AccessScores
         ``access`` per demand point, ``ratio`` per site (see the module docstring for the formulas).
     """
-    threshold_s = _threshold_s(threshold_min, times, "threshold_min")
+    threshold_s = times.threshold_s(threshold_min)
 
     def decay(walk_s: np.ndarray) -> np.ndarray:
-        return (walk_s <= threshold_s + _TOL_S).astype(float)
+        return (walk_s <= threshold_s + THRESHOLD_TOL_S).astype(float)
 
     params = {"threshold_min": float(threshold_min)}
     return _scores(times, demand_weights, supply, decay=decay, method="2sfca", params=params)
@@ -149,7 +149,7 @@ def enhanced_two_step_fca(
     zones_s, weights_arr = _check_zones(zones, weights, times)
 
     def decay(walk_s: np.ndarray) -> np.ndarray:
-        zone = np.searchsorted(zones_s + _TOL_S, walk_s, side="left")
+        zone = np.searchsorted(zones_s + THRESHOLD_TOL_S, walk_s, side="left")
         return np.append(weights_arr, 0.0)[zone]
 
     params = {"zones_min": tuple(float(z) for z in zones), "zone_weights": tuple(float(x) for x in weights)}
@@ -191,13 +191,10 @@ def gravity_access(
         raise InputError(f"`beta` must be a number (decay per minute, e.g. 0.1), got {beta!r}") from None
     if not math.isfinite(beta_value) or beta_value < 0:
         raise InputError(f"`beta` must be a finite number >= 0 (decay per minute, e.g. 0.1), got {beta!r}")
-    if threshold_min is None:
-        threshold_s = times.limit_s
-    else:
-        threshold_s = _threshold_s(threshold_min, times, "threshold_min")
+    threshold_s = times.limit_s if threshold_min is None else times.threshold_s(threshold_min)
 
     def decay(walk_s: np.ndarray) -> np.ndarray:
-        return np.exp(-beta_value * walk_s / 60.0) * (walk_s <= threshold_s + _TOL_S)
+        return np.exp(-beta_value * walk_s / 60.0) * (walk_s <= threshold_s + THRESHOLD_TOL_S)
 
     params = {"beta": beta_value, "threshold_min": threshold_s / 60.0}
     return _scores(times, demand_weights, supply, decay=decay, method="gravity", params=params)
@@ -213,7 +210,7 @@ def _scores(
     params: Mapping,
 ) -> AccessScores:
     """The shared two-step computation, on the sparse matrix of decay weights."""
-    w = _aligned_weights(demand_weights, times, "demand_weights").to_numpy()
+    w = times.aligned_weights(demand_weights, "demand_weights").to_numpy()
     s, rows = _check_supply(supply, times)
     coo = times.matrix.tocoo()
     slot = np.full(len(times.site_ids), -1, dtype=np.int64)
@@ -239,7 +236,7 @@ def _scores(
     access_s.index = demand_weights.index.rename("demand_id")
     ratio_s = pd.Series(ratio, index=supply.index.rename("site_id"), name="supply_ratio")
     for series in (access_s, ratio_s):
-        _label(series, times.stand_in)
+        label_stand_in(series, times.stand_in)
         series.attrs["method"] = method
     log.info(
         "%s access: %s sites, %s supply; %s of %s demand points have supply in reach; %s sites reach nobody",
@@ -304,5 +301,5 @@ def _check_zones(zones, weights, times: TravelTimes) -> tuple[np.ndarray, np.nda
         problems.append(f"`zone_weights` must be finite and >= 0, got {tuple(weights)}")
     if problems:
         raise InputError("E2SFCA zones: " + "; ".join(problems))
-    _threshold_s(zones_arr[-1], times, "zones_min[-1]")
+    times.threshold_s(zones_arr[-1], "zones_min[-1]")
     return zones_arr * 60.0, weights_arr

@@ -255,6 +255,20 @@ def parse_datum(datum, *, name: str = "datum") -> str:
     )
 
 
+#: The longitude/latitude datums `parse_datum` names (every other datum is ``"EPSG:<code>"``).
+LONLAT_DATUMS = ("wgs84", "gcj02", "bd09")
+
+
+def datum_crs(datum) -> str:
+    """The CRS a datum's coordinates are stored in: ``"EPSG:4326"`` for the longitude/latitude datums
+    (GCJ-02 and BD-09 are degrees too, only shifted), else the ``"EPSG:<code>"`` itself.
+
+    `datum` is anything `parse_datum` accepts.
+    """
+    key = parse_datum(datum)
+    return "EPSG:4326" if key in LONLAT_DATUMS else key
+
+
 def to_wgs84(gdf, datum=None):
     """Return a copy of a GeoDataFrame or GeoSeries in WGS84 (EPSG:4326), converting from ``datum``.
 
@@ -325,3 +339,62 @@ def to_wgs84(gdf, datum=None):
             out = gpd.GeoSeries(geoms, index=out.index, name=out.name)
         log.debug("converted %d geometries from %s to WGS84", len(out), key)
     return out.set_crs(wgs84, allow_override=True)
+
+
+def utm_crs(lon: float, lat: float):
+    """The WGS84 UTM zone of a point: the one choice of a metric CRS everywhere in `planner`.
+
+    The zone is chosen as geopandas' ``estimate_utm_crs`` chooses it: pyproj's UTM zones (datum WGS 84) whose
+    area holds the point, the first one listed. Give the centre of the data's lon/lat bounds, as geopandas
+    does (`utm_crs_of` does it for a GeoDataFrame or GeoSeries).
+
+    Parameters
+    ----------
+    lon, lat
+        WGS84 degrees.
+
+    Returns
+    -------
+    pyproj.CRS
+        EPSG:326xx north of the equator, EPSG:327xx south of it.
+
+    Examples
+    --------
+    >>> utm_crs(123.43, 41.80).to_epsg()  # Shenyang: UTM 51N
+    32651
+    >>> utm_crs(24.94, 60.17).to_epsg()  # Helsinki: UTM 35N
+    32635
+    """
+    import pyproj
+    from pyproj.aoi import AreaOfInterest
+    from pyproj.database import query_utm_crs_info
+
+    lon, lat = float(lon), float(lat)
+    if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -80 <= lat <= 84):
+        raise InputError(
+            f"no UTM zone for lon {lon!r}, lat {lat!r}: give WGS84 degrees inside -180..180 E and "
+            "-80..84 N (UTM's range); data in a projected CRS must be converted with gdf.to_crs(4326) first"
+        )
+    zones = query_utm_crs_info(
+        datum_name="WGS 84",
+        area_of_interest=AreaOfInterest(
+            west_lon_degree=lon, south_lat_degree=lat, east_lon_degree=lon, north_lat_degree=lat
+        ),
+    )
+    return pyproj.CRS.from_epsg(zones[0].code)
+
+
+def utm_crs_of(data):
+    """The UTM zone (`utm_crs`) at the centre of the lon/lat bounds of a GeoDataFrame or GeoSeries.
+
+    Parameters
+    ----------
+    data
+        Geometries with a CRS (any; they are converted to WGS84 to take the bounds).
+    """
+    if getattr(data, "crs", None) is None:
+        raise InputError(
+            "`data` has no CRS; set it with `gdf.set_crs(4326)` (WGS84) before choosing a UTM zone"
+        )
+    west, south, east, north = data.to_crs(4326).total_bounds
+    return utm_crs((west + east) / 2.0, (south + north) / 2.0)

@@ -12,6 +12,7 @@ a thread pool; memory grows with the pairs found, never with sites x nodes.
 from __future__ import annotations
 
 import logging
+import numbers
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -20,12 +21,15 @@ import pandas as pd
 import scipy.sparse as sp
 
 from planner._errors import InputError
-from planner._validate import first_ids
+from planner._validate import first_ids, raise_if, weight_problems
 from planner.network import StreetNetwork
 from planner.settings import resolve_speed
 from planner.snap import Snapped, snap_points
 
 log = logging.getLogger(__name__)
+
+#: Tolerance (seconds) of every "walk_s <= threshold" test in the package.
+THRESHOLD_TOL_S = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,17 +115,60 @@ class TravelTimes:
 
     def within(self, threshold_s: float) -> sp.csr_array:
         """Boolean ``(n_sites, n_demand)`` CSR array: True where the walk takes at most `threshold_s`."""
-        if threshold_s > self.limit_s + 1e-9:
+        if threshold_s > self.limit_s + THRESHOLD_TOL_S:
             raise InputError(
                 f"threshold {threshold_s:g} s exceeds the limit {self.limit_s:g} s the travel times were "
                 "computed to; recompute them with a larger limit"
             )
-        mat = self.matrix
-        keep = mat.data <= threshold_s + 1e-9
-        return sp.csr_array(
-            (np.ones(int(keep.sum()), dtype=bool), mat.indices[keep], _filtered_indptr(mat.indptr, keep)),
-            shape=mat.shape,
-        )
+        return within(self.matrix, threshold_s)
+
+    def threshold_s(self, threshold_min, name: str = "threshold_min") -> float:
+        """`threshold_min` checked against `limit_s` (an `InputError` naming `name`), in seconds."""
+        raise_if(threshold_problems(threshold_min, self.limit_s, name), f"`{name}`")
+        return float(threshold_min) * 60.0
+
+    def weight_problems(self, weights, name: str = "weights") -> list[str]:
+        """Problems of `weights` as a Series aligned by label with `demand_ids` (see `aligned_weights`)."""
+        if not isinstance(weights, pd.Series):
+            return [
+                f"`{name}` must be a pandas Series indexed by demand_id, got {type(weights).__name__}; "
+                "use e.g. `demand['older']`"
+            ]
+        problems = weight_problems(weights, name)
+        if weights.index.has_duplicates:
+            dup = weights.index[weights.index.duplicated()].unique()
+            problems.append(f"`{name}` has duplicate demand ids: {first_ids(dup)}; ids must be unique")
+            return problems
+        missing = self.demand_ids.difference(weights.index, sort=False)
+        if len(missing):
+            problems.append(
+                f"`{name}` lacks the demand ids {first_ids(missing)} that the travel times hold; give "
+                f"every one of the {len(self.demand_ids):,} demand points a weight (0 if none live there)"
+            )
+        extra = weights.index.difference(self.demand_ids, sort=False)
+        if len(extra):
+            problems.append(
+                f"`{name}` has demand ids the travel times do not hold: {first_ids(extra)}; "
+                "compute the travel times for the same demand points, or drop those rows"
+            )
+        return problems
+
+    def aligned_weights(self, weights, name: str = "weights") -> pd.Series:
+        """`weights` checked (numbers >= 0, one per demand id) and ordered like `demand_ids`, as floats."""
+        raise_if(self.weight_problems(weights, name), f"`{name}`")
+        return pd.to_numeric(weights).astype(float).reindex(self.demand_ids)
+
+    def nearest(
+        self, open_mask: np.ndarray | None = None, *, threshold_s: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per demand point: the nearest open site row, its walk seconds, and the open sites in reach.
+
+        See `nearest_open`; `open_mask` (boolean over `site_ids`) defaults to every site, ties go to the
+        smallest site id.
+        """
+        if open_mask is None:
+            open_mask = np.ones(len(self.site_ids), dtype=bool)
+        return nearest_open(self.matrix, open_mask, rank=id_rank(self.site_ids), threshold_s=threshold_s)
 
     def sites(self, ids) -> TravelTimes:
         """The rows of the given site ids, in that order."""
@@ -138,10 +185,92 @@ class TravelTimes:
         )
 
 
-def _filtered_indptr(indptr: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Row pointers after keeping the entries marked in `keep`."""
+def within(matrix: sp.csr_array, threshold_s: float) -> sp.csr_array:
+    """Boolean CSR array of the pairs of `matrix` with ``walk_s <= threshold_s`` (stored zeros count)."""
+    keep = matrix.data <= threshold_s + THRESHOLD_TOL_S
     cum = np.concatenate([[0], np.cumsum(keep)])
-    return cum[indptr]
+    out = sp.csr_array(
+        (np.ones(int(keep.sum()), dtype=bool), matrix.indices[keep], cum[matrix.indptr]), shape=matrix.shape
+    )
+    out.has_sorted_indices = matrix.has_sorted_indices
+    return out
+
+
+def threshold_problems(threshold_min, limit_s: float, name: str = "threshold_min") -> list[str]:
+    """Problems of a walk threshold in minutes: a positive number, within the travel times' `limit_s`."""
+    if isinstance(threshold_min, bool) or not isinstance(threshold_min, numbers.Real):
+        return [f"`{name}` must be a number of minutes, got {threshold_min!r}"]
+    value = float(threshold_min)
+    if not np.isfinite(value) or value <= 0:
+        return [f"`{name}` must be a positive number of minutes (e.g. 15), got {threshold_min!r}"]
+    if value * 60.0 > limit_s + THRESHOLD_TOL_S:
+        return [
+            f"`{name}` = {value:g} min is beyond the {limit_s / 60:g} min ({limit_s:g} s) the travel times "
+            f"were computed to; recompute them with limit_s >= {value * 60:g} or lower `{name}`"
+        ]
+    return []
+
+
+def id_order(ids: pd.Index) -> np.ndarray:
+    """Positions that sort `ids` (by ``str`` when the ids do not compare, e.g. mixed types); stable."""
+    try:
+        return np.asarray(ids.argsort(kind="stable"))
+    except TypeError:
+        return np.argsort(np.array([str(v) for v in ids], dtype=object), kind="stable")
+
+
+def id_rank(ids: pd.Index) -> np.ndarray:
+    """Rank of each id in sorted order (see `id_order`): ties between sites go to the smallest rank."""
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[id_order(ids)] = np.arange(len(ids))
+    return rank
+
+
+def nearest_open(
+    matrix: sp.csr_array,
+    open_mask: np.ndarray,
+    *,
+    rank: np.ndarray | None = None,
+    threshold_s: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per demand column of a sites x demand walk matrix: nearest open row, its walk, open rows in reach.
+
+    Parameters
+    ----------
+    matrix
+        ``(n_sites, n_demand)`` CSR walk seconds (absent: beyond the limit; stored zeros count).
+    open_mask
+        Boolean per site row: the open sites.
+    rank
+        Tie-break per site row (smallest wins); default the row position.
+    threshold_s
+        Only pairs within this walk count (default: every stored pair).
+
+    Returns
+    -------
+    pos, walk_s, count
+        Nearest open row (-1 where none), its walk seconds (NaN where none), and the number of open rows
+        within reach of each column.
+    """
+    n_sites, n_demand = matrix.shape
+    rank = np.arange(n_sites) if rank is None else rank
+    csc = sp.csc_array(matrix)  # keeps the stored zeros (a demand point on a site)
+    keep = np.asarray(open_mask, dtype=bool)[csc.indices]
+    if threshold_s is not None:
+        keep &= csc.data <= threshold_s + THRESHOLD_TOL_S
+    rows = csc.indices[keep]
+    walk = np.asarray(csc.data[keep], dtype=float)
+    counts = np.diff(np.concatenate([[0], np.cumsum(keep)])[csc.indptr])
+    pos = np.full(n_demand, -1, dtype=np.int64)
+    walk_s = np.full(n_demand, np.nan)
+    some = counts > 0
+    if some.any():
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[some]
+        walk_s[some] = np.minimum.reduceat(walk, starts)
+        at_min = walk == np.repeat(walk_s, counts)
+        best = np.minimum.reduceat(np.where(at_min, rank[rows], n_sites), starts)
+        pos[some] = np.argsort(rank)[best]
+    return pos, walk_s, counts
 
 
 #: Sources per block handed to one worker thread of the compiled search.

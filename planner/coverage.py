@@ -14,7 +14,6 @@ a ``note`` column, so that the label survives writing to CSV.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -22,7 +21,7 @@ import pandas as pd
 
 from planner._errors import InputError
 from planner._validate import first_ids, raise_if, weight_problems
-from planner.costs import TravelTimes
+from planner.costs import THRESHOLD_TOL_S, TravelTimes
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +30,6 @@ STAND_IN_NOTE = (
     "stand-in: walk times rest on stand-in data (synthetic streets or estimated positions), "
     "not on surveyed streets and residents"
 )
-
-#: Tolerance (seconds) when comparing walk times with a threshold, as `TravelTimes.within` does.
-_TOL_S = 1e-9
 
 
 def nearest_sites(times: TravelTimes, *, open_sites: Iterable | None = None) -> pd.DataFrame:
@@ -54,7 +50,7 @@ def nearest_sites(times: TravelTimes, *, open_sites: Iterable | None = None) -> 
         none) and ``n_within`` (number of open sites within ``times.limit_s``).
     """
     open_mask = _open_mask(times, open_sites, "open_sites")
-    pos, walk_s, n_within = _nearest(times, open_mask)
+    pos, walk_s, n_within = times.nearest(open_mask)
     out = pd.DataFrame(
         {"site_id": _ids_at(times.site_ids, pos), "walk_s": walk_s, "n_within": n_within},
         index=times.demand_ids.rename("demand_id"),
@@ -66,7 +62,7 @@ def nearest_sites(times: TravelTimes, *, open_sites: Iterable | None = None) -> 
         f"{int(open_mask.sum()):,}",
         times.limit_s / 60,
     )
-    return _label(out, times.stand_in)
+    return label_stand_in(out, times.stand_in)
 
 
 def coverage_table(
@@ -98,18 +94,18 @@ def coverage_table(
         within the threshold: 2 or more is backup coverage). ``attrs`` holds ``threshold_min`` and
         ``limit_min``.
     """
-    threshold_s = _threshold_s(threshold_min, times, "threshold_min")
-    w = _aligned_weights(weights, times, "weights")
+    threshold_s = times.threshold_s(threshold_min)
+    w = times.aligned_weights(weights)
     open_mask = _open_mask(times, open_sites, "open_sites")
-    pos, walk_s, _ = _nearest(times, open_mask)
-    covered = walk_s <= threshold_s + _TOL_S  # NaN compares False
+    pos, walk_s, _ = times.nearest(open_mask)
+    covered = walk_s <= threshold_s + THRESHOLD_TOL_S  # NaN compares False
     out = pd.DataFrame(
         {
             "older_residents": w.to_numpy(),
             "site_id": _ids_at(times.site_ids, pos),
             "walk_min": walk_s / 60.0,
             "covered": covered,
-            "n_covering": _count_within(times, open_mask, threshold_s),
+            "n_covering": times.nearest(open_mask, threshold_s=threshold_s)[2],
         },
         index=times.demand_ids.rename("demand_id"),
     )
@@ -127,7 +123,7 @@ def coverage_table(
         100.0 * got / total if total > 0 else 0.0,
         f"{int(open_mask.sum()):,}",
     )
-    return _label(out, times.stand_in)
+    return label_stand_in(out, times.stand_in)
 
 
 def multi_tier_coverage(
@@ -225,7 +221,7 @@ def multi_tier_coverage(
         f"{int(any_covered.sum()):,}",
         f"{len(base):,}",
     )
-    return _label(out, stand_in)
+    return label_stand_in(out, stand_in)
 
 
 def coverage_by_area(
@@ -316,7 +312,7 @@ def coverage_by_area(
     log.info(
         "coverage by %s: %s areas, %s demand points", "/".join(by_cols), f"{len(out):,}", f"{len(demand):,}"
     )
-    return _label(out, stand_in)
+    return label_stand_in(out, stand_in)
 
 
 def gaps(coverage: pd.DataFrame, *, n: int | None = None) -> pd.DataFrame:
@@ -383,10 +379,10 @@ def gaps(coverage: pd.DataFrame, *, n: int | None = None) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# helpers shared with planner.access
+# helpers
 
 
-def _label(obj, stand_in: bool):
+def label_stand_in(obj, stand_in: bool):
     """Mark a table or Series this module made as resting on stand-in data (or not); returns it."""
     obj.attrs["stand_in"] = bool(stand_in)
     if stand_in:
@@ -394,22 +390,6 @@ def _label(obj, stand_in: bool):
         if isinstance(obj, pd.DataFrame):
             obj["note"] = STAND_IN_NOTE
     return obj
-
-
-def _threshold_s(threshold_min, times: TravelTimes, name: str) -> float:
-    """Check a threshold in minutes against the limit of `times`; return it in seconds."""
-    try:
-        value = float(threshold_min)
-    except (TypeError, ValueError):
-        raise InputError(f"`{name}` must be a number of minutes, got {threshold_min!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(f"`{name}` must be a positive number of minutes (e.g. 15), got {threshold_min!r}")
-    if value * 60.0 > times.limit_s + _TOL_S:
-        raise InputError(
-            f"`{name}` = {value:g} min is beyond the {times.limit_s / 60:g} min the travel times were "
-            f"computed to; recompute them with limit_s >= {value * 60:g} or lower `{name}`"
-        )
-    return value * 60.0
 
 
 def _align(values, ids: pd.Index, name: str, ids_name: str) -> pd.Series:
@@ -434,13 +414,6 @@ def _align(values, ids: pd.Index, name: str, ids_name: str) -> pd.Series:
     return values.reindex(ids)
 
 
-def _aligned_weights(weights, times: TravelTimes, name: str) -> pd.Series:
-    """Demand weights checked and ordered like ``times.demand_ids`` (float)."""
-    w = _align(weights, times.demand_ids, name, "`times.demand_ids`")
-    raise_if(weight_problems(w, name), f"`{name}`")
-    return w.astype(float)
-
-
 def _open_mask(times: TravelTimes, open_sites, name: str) -> np.ndarray:
     """Boolean mask over ``times.site_ids`` of the open sites (all when `open_sites` is None)."""
     if open_sites is None:
@@ -457,45 +430,6 @@ def _open_mask(times: TravelTimes, open_sites, name: str) -> np.ndarray:
     mask = np.zeros(len(times.site_ids), dtype=bool)
     mask[pos] = True
     return mask
-
-
-def _id_rank(ids: pd.Index) -> np.ndarray:
-    """Rank of each id in sorted order (ties between sites go to the smallest id)."""
-    try:
-        order = ids.argsort(kind="stable")
-    except TypeError:  # mixed types: compare as text
-        order = pd.Index(ids.astype(str)).argsort(kind="stable")
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[order] = np.arange(len(ids))
-    return rank
-
-
-def _nearest(times: TravelTimes, open_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per demand column: nearest open site row (-1: none), its walk seconds (NaN), open sites in reach."""
-    csc = times.matrix.tocsc()  # keeps the stored zeros (a demand point on a site)
-    keep = open_mask[csc.indices]
-    rows = csc.indices[keep]
-    walk = np.asarray(csc.data[keep], dtype=float)
-    counts = np.diff(np.concatenate([[0], np.cumsum(keep)])[csc.indptr])
-    n_demand = len(times.demand_ids)
-    pos = np.full(n_demand, -1, dtype=np.int64)
-    walk_s = np.full(n_demand, np.nan)
-    some = counts > 0
-    if some.any():
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[some]
-        walk_s[some] = np.minimum.reduceat(walk, starts)
-        rank = _id_rank(times.site_ids)
-        at_min = walk == np.repeat(walk_s, counts)
-        best = np.minimum.reduceat(np.where(at_min, rank[rows], len(rank)), starts)
-        pos[some] = np.argsort(rank)[best]
-    return pos, walk_s, counts
-
-
-def _count_within(times: TravelTimes, open_mask: np.ndarray, threshold_s: float) -> np.ndarray:
-    """Number of open sites within `threshold_s` of each demand point."""
-    coo = times.matrix.tocoo()
-    keep = open_mask[coo.row] & (coo.data <= threshold_s + _TOL_S)
-    return np.bincount(coo.col[keep], minlength=len(times.demand_ids))
 
 
 def _ids_at(ids: pd.Index, pos: np.ndarray):

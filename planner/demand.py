@@ -16,6 +16,7 @@ import pandas as pd
 
 from planner._errors import DataError, InputError
 from planner._validate import first_ids, raise_if
+from planner.coords import utm_crs_of
 from planner.io import read_points
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ def demand_from_buildings(
             f"(building={', '.join(RESIDENTIAL_LEVELS)}); pass untyped=True to count building=yes too"
         )
     homes = homes.set_crs(4326, allow_override=True)
-    utm = homes.estimate_utm_crs()
+    utm = utm_crs_of(homes)
     area_m2 = homes.to_crs(utm).area.to_numpy()
     tagged = (
         _levels(homes["building:levels"])

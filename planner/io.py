@@ -16,7 +16,7 @@ import pandas as pd
 
 from planner._errors import InputError
 from planner._validate import first_ids, point_problems, raise_if, weight_problems
-from planner.coords import parse_datum, to_wgs84
+from planner.coords import datum_crs, parse_datum, to_wgs84
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,6 @@ def _find_xy(df: pd.DataFrame, lon: str | None, lat: str | None, path: Path) -> 
         found.append(hit)
     raise_if(problems, f"reading {path.name}")
     return found[0], found[1]
-
-
-def _as_crs_name(datum: str) -> str:
-    return "EPSG:4326" if datum in ("wgs84", "gcj02", "bd09") else datum
 
 
 def read_points(
@@ -148,7 +144,7 @@ def read_points(
         x = pd.to_numeric(df[xcol], errors="coerce")
         y = pd.to_numeric(df[ycol], errors="coerce")
         gdf = gpd.GeoDataFrame(
-            df.drop(columns=[xcol, ycol]), geometry=gpd.points_from_xy(x, y), crs=_as_crs_name(datum)
+            df.drop(columns=[xcol, ycol]), geometry=gpd.points_from_xy(x, y), crs=datum_crs(datum)
         )
         bad = x.isna() | y.isna()
         if bad.any():
@@ -174,7 +170,7 @@ def read_points(
         if datum is not None:
             if gdf.crs is not None and datum not in ("wgs84", "gcj02", "bd09"):
                 log.info("%s: using crs=%s instead of the file's %s", path.name, datum, gdf.crs.to_string())
-            gdf = gdf.set_crs(_as_crs_name(datum), allow_override=True)
+            gdf = gdf.set_crs(datum_crs(datum), allow_override=True)
     else:
         raise InputError(
             f"`path` {path.name!r} has an unknown format {suffix!r}; use one of "

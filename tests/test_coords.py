@@ -186,3 +186,25 @@ def test_to_wgs84_epsg_and_errors():
     with pytest.raises(InputError, match="GeoDataFrame or GeoSeries"):
         to_wgs84([1, 2], "gcj02")
     assert to_wgs84(projected).geometry.iloc[0].x == pytest.approx(123.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "epsg"),
+    [(123.43, 41.80, 32651), (24.94, 60.17, 32635), (-58.38, -34.60, 32721), (0.5, 0.1, 32631)],
+)
+def test_utm_crs_is_geopandas_choice(lon, lat, epsg):
+    from planner.coords import utm_crs, utm_crs_of
+
+    assert utm_crs(lon, lat).to_epsg() == epsg
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy([lon - 0.01, lon + 0.01], [lat, lat]), crs=4326)
+    assert utm_crs_of(points) == points.estimate_utm_crs() == utm_crs(lon, lat)
+    assert utm_crs_of(points.to_crs(3857)).to_epsg() == epsg  # any CRS: bounds are taken in WGS84
+
+
+def test_utm_crs_rejects_what_is_not_lon_lat():
+    from planner.coords import utm_crs, utm_crs_of
+
+    with pytest.raises(InputError, match=r"no UTM zone for lon 535723.0, lat 4627660.0.*gdf.to_crs\(4326\)"):
+        utm_crs(535_723.0, 4_627_660.0)
+    with pytest.raises(InputError, match="`data` has no CRS"):
+        utm_crs_of(gpd.GeoDataFrame(geometry=[shapely.Point(1, 2)]))

@@ -192,7 +192,9 @@ def test_coverage_table_matches_loop_oracle(case):
 
 def test_coverage_table_bad_inputs(small):
     good = pd.Series(1.0, index=[1, 2, 3, 4])
-    with pytest.raises(InputError, match=r"`weights` is not aligned .*no value for ids 4 .*ids 9 "):
+    with pytest.raises(
+        InputError, match=r"`weights` lacks the demand ids 4 (?s:.*)travel times do not hold: 9 "
+    ):
         coverage_table(small, pd.Series(1.0, index=[1, 2, 3, 9]), threshold_min=5)
     with pytest.raises(InputError, match=r"`threshold_min` = 20 min is beyond the 15 min .* limit_s >= 1200"):
         coverage_table(small, good, threshold_min=20)
@@ -202,7 +204,7 @@ def test_coverage_table_bad_inputs(small):
         coverage_table(small, good, threshold_min="x")
     with pytest.raises(InputError, match=r"`weights` is negative in rows 2 \(1 in all\)"):
         coverage_table(small, pd.Series([1.0, -3.0, 1.0, 1.0], index=[1, 2, 3, 4]), threshold_min=5)
-    with pytest.raises(InputError, match=r"`weights` is not aligned .*duplicate ids 1"):
+    with pytest.raises(InputError, match=r"`weights` has duplicate demand ids: 1"):
         coverage_table(small, pd.Series(1.0, index=[1, 1, 2, 3, 4]), threshold_min=5)
     with pytest.raises(InputError, match=r"`weights` must be a pandas Series"):
         coverage_table(small, [1.0, 1.0, 1.0, 1.0], threshold_min=5)

@@ -422,7 +422,7 @@ def test_capacitated_by_hand_fractional():
         ({"p": 1, "candidates": ["A", "Q"]}, r"`candidates` has site ids the travel times do not hold: Q"),
         ({"p": 0, "candidates": []}, r"candidate set is empty"),
         ({"p": 1, "fixed": ["A"], "candidates": ["A", "B"]}, r"sites A \(1 in all\) are both `fixed` and"),
-        ({"p": 1, "threshold_min": 20}, r"`threshold_min` = 20 min \(1200 s\) exceeds the 900 s"),
+        ({"p": 1, "threshold_min": 20}, r"`threshold_min` = 20 min is beyond the 15 min \(900 s\)"),
         ({"p": 1, "threshold_min": -1}, r"`threshold_min` must be a positive number"),
         ({"p": 1, "method": "fast"}, r"`method` must be one of auto, exact, heuristic"),
         ({"p": 1, "backup_weight": 1.5}, r"`backup_weight` must be in \(0, 1\]"),

@@ -97,7 +97,7 @@ def test_curve_by_hand_and_max_sites():
         ({"targets": (0.5, 1.2)}, r"`targets` must be shares in \(0, 1\], got \[1.2\]"),
         ({"max_sites": -2}, r"`max_sites` must be a whole number >= 0"),
         ({"max_sites": 9}, r"`max_sites` = 9 exceeds the 3 candidate sites"),
-        ({"threshold_min": 16}, r"exceeds the 900 s"),
+        ({"threshold_min": 16}, r"is beyond the 15 min \(900 s\)"),
     ],
 )
 def test_bad_arguments(kwargs, match):

@@ -31,6 +31,8 @@ from planner.network import (
     to_networkx,
     walkable,
 )
+from planner.network import read as network_read
+from planner.network.walk import osmnx_walk_tags
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "net_small.osm"
@@ -71,7 +73,7 @@ def geodesic_m(a: int, b: int) -> float:
 
 def osmnx_graph(path: Path) -> nx.MultiDiGraph:
     """osmnx's own unsimplified graph of a file, with the walk-filter tags kept."""
-    with nw._osmnx_walk_tags() as ox:
+    with osmnx_walk_tags() as ox:
         return ox.graph_from_xml(path, simplify=False, retain_all=True)
 
 
@@ -182,7 +184,7 @@ def test_small_osm_keeps_exactly_the_walkable_ways(caplog):
         assert net.length_m[i] == pytest.approx(geodesic_m(a, b), rel=1e-3)
     assert np.allclose(shapely.length(net.edge_geometries()), net.length_m)
     # one INFO line, the summary
-    lines = [r.getMessage() for r in caplog.records if r.name == "planner.network"]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("planner.network")]
     assert lines == [net.summary()]
     assert "9 nodes, 9 edges, EPSG:32651, 2 nodes in 1 small parts dropped" in lines[0]
 
@@ -615,7 +617,7 @@ def test_file_cache_off_by_default_for_small_files_and_keeps_geometry(tmp_path, 
 
     read_network(SMALL)
     assert not (tmp_path / "cache" / "networks").exists()
-    monkeypatch.setattr(nw, "CACHE_MIN_BYTES", 100)  # now the small file counts as big
+    monkeypatch.setattr(network_read, "CACHE_MIN_BYTES", 100)  # now the small file counts as big
     G = ox.simplify_graph(osmnx_graph(SMALL))
     path = tmp_path / "simple.graphml"
     ox.save_graphml(G, path)
@@ -768,3 +770,18 @@ def test_clip_network_by_hand(tiny_net):
         clip_network(tiny_net, (10.0, 10.0, 10.1, 10.1))
     with pytest.raises(InputError, match=r"is not \(west, south, east, north\)"):
         clip_network(tiny_net, (1.0, 2.0, 0.5, 3.0))
+
+
+def test_provenance_of_real_streets_survives_the_cache(tmp_path):
+    from planner.provenance import provenance_of
+
+    path = tmp_path / "small.osm"
+    shutil.copy(SMALL, path)
+    first = read_network(path, cache=True)
+    (source,) = provenance_of(first).sources
+    assert source.input == "streets" and source.real
+    assert source.origin == "small.osm" and "OpenStreetMap" in source.licence
+    assert source.date.startswith("file of 20")
+    second = read_network(path, cache=True)
+    assert second.meta["from_cache"] and second.provenance == first.provenance
+    assert not provenance_of(first).is_stand_in

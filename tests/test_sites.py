@@ -243,3 +243,131 @@ def test_stand_in_stations_bad_inputs(estimate):
         stand_in_stations(estimate.drop(columns="community_kind"))
     with pytest.raises(InputError, match=r"`demand` must be a GeoDataFrame"):
         stand_in_stations(pd.DataFrame(estimate.drop(columns="geometry")))
+
+
+# ------------------------------------------------------------ facilities from OpenStreetMap
+
+FACILITIES_OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="test">
+  <node id="1" lat="41.8000" lon="123.4000">
+    <tag k="amenity" v="social_facility"/><tag k="social_facility" v="nursing_home"/>
+    <tag k="social_facility:for" v="senior"/><tag k="name" v="松鹤养老院"/>
+  </node>
+  <node id="2" lat="41.8010" lon="123.4000">
+    <tag k="amenity" v="social_facility"/><tag k="social_facility" v="group_home"/>
+    <tag k="social_facility:for" v="child"/><tag k="name" v="儿童福利院"/>
+  </node>
+  <node id="3" lat="41.8020" lon="123.4000"><tag k="amenity" v="nursing_home"/></node>
+  <node id="4" lat="41.8030" lon="123.4000">
+    <tag k="amenity" v="community_centre"/><tag k="name" v="社区活动中心"/>
+  </node>
+  <node id="5" lat="41.8040" lon="123.4000">
+    <tag k="healthcare" v="nursing_home"/><tag k="social_facility:for" v="disabled"/>
+  </node>
+  <node id="6" lat="41.8050" lon="123.4000">
+    <tag k="amenity" v="social_facility"/><tag k="social_facility" v="outreach"/>
+    <tag k="social_facility:for" v="homeless;diseased"/>
+  </node>
+  <node id="7" lat="41.8060" lon="123.4000"><tag k="healthcare" v="clinic"/></node>
+  <node id="8" lat="41.8070" lon="123.4000">
+    <tag k="healthcare" v="clinic"/><tag k="healthcare:speciality" v="geriatrics"/>
+  </node>
+  <node id="101" lat="41.8100" lon="123.4100"/><node id="102" lat="41.8100" lon="123.4120"/>
+  <node id="103" lat="41.8120" lon="123.4120"/><node id="104" lat="41.8120" lon="123.4100"/>
+  <node id="201" lat="41.8200" lon="123.4200"/><node id="202" lat="41.8200" lon="123.4240"/>
+  <node id="203" lat="41.8240" lon="123.4240"/><node id="204" lat="41.8240" lon="123.4200"/>
+  <way id="10">
+    <nd ref="101"/><nd ref="102"/><nd ref="103"/><nd ref="104"/><nd ref="101"/>
+    <tag k="building" v="yes"/><tag k="amenity" v="social_facility"/>
+    <tag k="social_facility" v="day_care"/><tag k="social_facility:for" v="senior;disabled"/>
+    <tag k="name" v="日间照料中心"/>
+  </way>
+  <way id="11">
+    <nd ref="201"/><nd ref="202"/><nd ref="203"/><nd ref="204"/><nd ref="201"/>
+  </way>
+  <relation id="20">
+    <member type="way" ref="11" role="outer"/>
+    <tag k="type" v="multipolygon"/><tag k="social_facility" v="assisted_living"/>
+    <tag k="name" v="颐养公寓"/>
+  </relation>
+</osm>
+"""
+
+
+@pytest.fixture
+def facilities_osm(tmp_path) -> Path:
+    path = tmp_path / "facilities.osm"
+    path.write_text(FACILITIES_OSM, encoding="utf-8")
+    return path
+
+
+def test_sites_from_osm_finds_elderly_care_and_not_look_alikes(facilities_osm):
+    import json
+
+    from planner.provenance import provenance_of
+    from planner.sites import sites_from_osm
+
+    sites = sites_from_osm(facilities_osm)
+    assert sites.index.tolist() == [
+        "osm-node-1",
+        "osm-node-3",
+        "osm-node-8",
+        "osm-relation-20",
+        "osm-way-10",
+    ]
+    assert sites.index.name == "site_id" and sites.crs.to_epsg() == 4326
+    assert sites.loc["osm-node-1", "name"] == "松鹤养老院"
+    assert sites.loc["osm-way-10", "name"] == "日间照料中心"
+    assert sites.loc["osm-relation-20", "osm_type"] == "relation"
+    assert sites["osm_id"].tolist() == [1, 3, 8, 20, 10]
+    assert (sites["kind"] == "elderly_care").all() and not sites["stand_in"].any()
+    # one point per facility: the centroid of the building and of the relation's outline
+    way = sites.loc["osm-way-10", "geometry"]
+    assert (way.x, way.y) == pytest.approx((123.411, 41.811), abs=1e-6)
+    rel = sites.loc["osm-relation-20", "geometry"]
+    assert (rel.x, rel.y) == pytest.approx((123.422, 41.822), abs=1e-6)
+    assert json.loads(sites.loc["osm-way-10", "tags"])["social_facility:for"] == "senior;disabled"
+    (source,) = provenance_of(sites).sources
+    assert source.real and "ODbL" in source.licence and source.origin == "facilities.osm"
+    # community centres only when asked, as candidate plots
+    both = sites_from_osm(facilities_osm, kinds=("elderly_care", "community_centre"), prefix="plot")
+    assert both.index.tolist() == sorted(["plot-" + i[4:] for i in sites.index] + ["plot-node-4"])
+    assert both.loc["plot-node-4", "kind"] == "community_centre"
+
+
+def test_sites_from_osm_none_found_says_what_counts(facilities_osm, helsinki_pbf):
+    from planner._errors import DataError
+    from planner.sites import sites_from_osm
+
+    # the Helsinki extract's only social facilities are not for seniors
+    with pytest.raises(
+        DataError,
+        match=r"(?s)has no OpenStreetMap facility of the kinds \['elderly_care'\].*"
+        r"elderly_care: amenity=social_facility \+ social_facility:for=senior",
+    ):
+        sites_from_osm(helsinki_pbf)
+    centres = sites_from_osm(helsinki_pbf, kinds="community_centre")
+    assert len(centres) >= 1 and centres.index.str.startswith("osm-").all()
+    assert set(centres["osm_type"]) <= {"node", "way", "relation"}
+    with pytest.raises(
+        InputError, match=r"`kinds` \['shops'\] must be among \['elderly_care', 'community_centre'\]"
+    ):
+        sites_from_osm(facilities_osm, kinds=("shops",))
+    with pytest.raises(InputError, match="is not a file"):
+        sites_from_osm(facilities_osm.with_name("missing.osm.pbf"))
+
+
+def test_osm_site_kind_rules():
+    from planner.sites import osm_site_kind
+
+    tags = pd.DataFrame(
+        {
+            "amenity": ["social_facility", None, None, None, "social_facility"],
+            "social_facility": ["day_care", "assisted_living", "assisted_living", None, None],
+            "social_facility:for": [None, None, "juvenile", None, "Senior"],
+            "healthcare": [None, None, None, "hospice", None],
+            "healthcare:for": [None, None, None, "senior", None],
+        }
+    )
+    # day care without saying for whom is not counted; assisted living is (unless for another group)
+    assert osm_site_kind(tags).tolist() == ["", "elderly_care", "", "elderly_care", "elderly_care"]

@@ -213,3 +213,120 @@ def test_settlement_streets_need_metric_points():
 
     with pytest.raises(InputError, match="projected"):
         settlement_streets(_settlements().to_crs(4326))
+
+
+def test_grid_city_centre_is_a_parameter():
+    import pyproj
+
+    helsinki = grid_city(n_nodes=400, seed=1, centre=(24.94, 60.17))
+    assert helsinki.crs.to_epsg() == 32635  # its own UTM zone, not Shenyang's
+    lon, lat = pyproj.Transformer.from_crs(helsinki.crs, 4326, always_xy=True).transform(
+        np.mean(helsinki.x), np.mean(helsinki.y)
+    )
+    assert lon == pytest.approx(24.94, abs=0.01) and lat == pytest.approx(60.17, abs=0.01)
+    shenyang = grid_city(n_nodes=400, seed=1)
+    # the same grid, moved: the layout does not depend on the centre
+    np.testing.assert_array_equal(helsinki.edge_u, shenyang.edge_u)
+    np.testing.assert_allclose(helsinki.length_m, shenyang.length_m)
+    with pytest.raises(InputError, match=r"`centre` must be \(lon, lat\)"):
+        grid_city(n_nodes=100, centre="Helsinki")
+    with pytest.raises(InputError, match="give longitude first"):
+        grid_city(n_nodes=100, centre=(535_723.0, 4_627_660.0))
+
+
+# ------------------------------------------------------------ stand-in on real major roads
+
+X0, Y0 = 530_000.0, 4_620_000.0  # UTM 51N, a 2 km square of homes from here
+ART_Y = Y0 + 1_010.0  # the real primary road runs east-west along this line
+MOTORWAY_X = X0 + 1_030.0  # the real motorway runs north-south along this line
+
+
+def _homes() -> gpd.GeoDataFrame:
+    gx, gy = np.meshgrid(np.arange(50.0, 2_000.0, 100.0), np.arange(50.0, 2_000.0, 100.0))
+    points = gpd.points_from_xy(X0 + gx.ravel(), Y0 + gy.ravel())
+    return gpd.GeoDataFrame({"population": np.full(len(points), 100.0)}, geometry=points, crs=32651)
+
+
+def _roads(*, with_arterial: bool = True) -> gpd.GeoDataFrame:
+    from planner.provenance import Source, with_provenance
+
+    rows = [("motorway", [(MOTORWAY_X, Y0 - 2_000), (MOTORWAY_X, Y0 + 4_000)])]  # past every street
+    if with_arterial:  # three vertices: the middle one lies on the motorway's line (a bridge: no junction)
+        rows.append(("primary", [(X0 - 500, ART_Y), (MOTORWAY_X, ART_Y), (X0 + 2_500, ART_Y)]))
+    rows.append(("secondary", [(X0, Y0), (X0 + 2_000, Y0 + 2_000)]))  # ignored
+    roads = gpd.GeoDataFrame(
+        {"highway": [h for h, _ in rows]}, geometry=[shapely.LineString(c) for _, c in rows], crs=32651
+    ).to_crs(4326)
+    source = Source("roads", real=True, what="test roads", origin="test.geojson", licence="ODbL 1.0")
+    return with_provenance(roads, source)
+
+
+def _crosses_motorway(net) -> np.ndarray:
+    xu, xv = net.x[net.edge_u], net.x[net.edge_v]
+    return (xu - MOTORWAY_X) * (xv - MOTORWAY_X) < 0
+
+
+def _on_arterial(net) -> np.ndarray:
+    return (np.abs(net.y[net.edge_u] - ART_Y) < 0.01) & (np.abs(net.y[net.edge_v] - ART_Y) < 0.01)
+
+
+def test_streets_on_roads_real_arterials_and_motorway_barrier():
+    from planner.provenance import provenance_of
+    from planner.synthetic import ROADS_STAND_IN_LABEL, streets_on_roads
+
+    net = streets_on_roads(_homes(), _roads(), seed=3)
+    assert n_parts(net) == 1 and net.dropped_nodes == 0
+    # only the real road crosses the motorway: every synthetic street across it was removed
+    crossing = _crosses_motorway(net)
+    assert crossing.any()
+    assert _on_arterial(net)[crossing].all()
+    assert net.meta["barrier_cuts"] > 0 and net.meta["barrier_crossings_kept"] == 0
+    # the whole primary road is walkable, cut into pieces at its junctions with synthetic streets
+    on_road = _on_arterial(net)
+    assert net.length_m[on_road].sum() == pytest.approx(3_000.0, abs=0.05)
+    assert on_road.sum() == 2 + net.meta["junctions"]  # two real segments, each junction splits one
+    degree = np.bincount(np.concatenate([net.edge_u, net.edge_v]), minlength=net.n_nodes)
+    road_nodes = np.unique(np.concatenate([net.edge_u[on_road], net.edge_v[on_road]]))
+    junctions = road_nodes[degree[road_nodes] >= 3]
+    assert len(junctions) == net.meta["junctions"] > 10  # streets every ~112 m over the 2 km of homes
+    assert net.meta["real_road_segments"] == 2 and net.meta["real_road_km"] == 3.0
+    # labelled exactly, as a stand-in, with the roads' origin and licence
+    assert net.stand_in and net.source == "synthetic"
+    assert (
+        net.description
+        == ROADS_STAND_IN_LABEL
+        == ("real major roads from OpenStreetMap, ODbL; SYNTHETIC local streets")
+    )
+    (source,) = provenance_of(net).sources
+    assert (source.input, source.real, source.what) == ("streets", False, ROADS_STAND_IN_LABEL)
+    assert (source.origin, source.licence) == ("test.geojson", "ODbL 1.0")
+    assert ROADS_STAND_IN_LABEL in net.summary()
+    again = streets_on_roads(_homes(), _roads(), seed=3)
+    np.testing.assert_array_equal(again.node_id, net.node_id)
+    np.testing.assert_array_equal(again.length_m, net.length_m)
+
+
+def test_streets_on_roads_keeps_one_crossing_where_no_real_road_crosses():
+    from planner.synthetic import streets_on_roads
+
+    arterial_elsewhere = _roads(with_arterial=False)
+    west_road = gpd.GeoDataFrame(
+        {"highway": ["trunk"]},
+        geometry=[shapely.LineString([(X0 + 200, Y0 - 300), (X0 + 200, Y0 + 2_300)])],
+        crs=32651,
+    ).to_crs(4326)
+    roads = pd.concat([arterial_elsewhere, west_road], ignore_index=True)
+    net = streets_on_roads(_homes(), roads, seed=3)
+    # the east half would be cut off by the motorway: one synthetic crossing is kept, nothing is dropped
+    assert net.meta["barrier_crossings_kept"] == 1
+    assert _crosses_motorway(net).sum() == 1
+    assert n_parts(net) == 1 and net.dropped_nodes == 0
+
+
+def test_streets_on_roads_bad_roads():
+    from planner.synthetic import streets_on_roads
+
+    with pytest.raises(InputError, match="`roads` must be a GeoDataFrame of road lines with a CRS and a"):
+        streets_on_roads(_homes(), _roads().drop(columns="highway"))
+    with pytest.raises(InputError, match=r"`roads` holds no arterial .* its highway values are"):
+        streets_on_roads(_homes(), _roads(with_arterial=False))

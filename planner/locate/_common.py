@@ -18,8 +18,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from planner._errors import InputError
-from planner._validate import first_ids, raise_if, weight_problems
-from planner.costs import TravelTimes
+from planner._validate import first_ids, raise_if
+from planner.costs import TravelTimes, id_order, nearest_open, threshold_problems, within
 from planner.locate._result import SitingResult
 from planner.settings import DEFAULT_MIP_GAP, DEFAULT_TIME_LIMIT_S
 
@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 
 #: Methods every model accepts.
 METHODS = ("auto", "exact", "heuristic")
-#: Tolerance on "walk_s <= threshold" (seconds), as `TravelTimes.within` uses.
-THRESHOLD_TOL_S = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,25 +94,6 @@ class Instance:
         )
 
 
-def sort_order(index: pd.Index) -> np.ndarray:
-    """Positions that sort `index` by id (by ``str`` when the ids do not compare, e.g. mixed types)."""
-    try:
-        return np.asarray(index.argsort(kind="stable"))
-    except TypeError:
-        return np.argsort(np.array([str(v) for v in index], dtype=object), kind="stable")
-
-
-def within(walk: sp.csr_array, threshold_s: float) -> sp.csr_array:
-    """Boolean CSR array of the stored pairs with ``walk_s <= threshold_s`` (stored zeros count)."""
-    keep = walk.data <= threshold_s + THRESHOLD_TOL_S
-    cum = np.concatenate([[0], np.cumsum(keep)])
-    out = sp.csr_array(
-        (np.ones(int(keep.sum()), dtype=bool), walk.indices[keep], cum[walk.indptr]), shape=walk.shape
-    )
-    out.has_sorted_indices = walk.has_sorted_indices
-    return out
-
-
 def open_count(cover: sp.csr_array, rows: Iterable[int]) -> np.ndarray:
     """Per demand column: how many of the site rows `rows` cover it."""
     rows = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows, dtype=np.int64)
@@ -123,33 +102,6 @@ def open_count(cover: sp.csr_array, rows: Iterable[int]) -> np.ndarray:
         sub = cover[rows]
         np.add.at(counts, sub.indices, 1)
     return counts
-
-
-def demand_weight_problems(times: TravelTimes, weights, name: str = "weights") -> list[str]:
-    """Problems of `weights` as a Series aligned by label with ``times.demand_ids``."""
-    if not isinstance(weights, pd.Series):
-        return [
-            f"`{name}` must be a pandas Series indexed by demand_id, got {type(weights).__name__}; "
-            "use e.g. `demand['older']`"
-        ]
-    problems = weight_problems(weights, name)
-    if weights.index.has_duplicates:
-        dup = weights.index[weights.index.duplicated()].unique()
-        problems.append(f"`{name}` has duplicate demand ids: {first_ids(dup)}; ids must be unique")
-        return problems
-    missing = times.demand_ids.difference(weights.index, sort=False)
-    if len(missing):
-        problems.append(
-            f"`{name}` lacks the demand ids {first_ids(missing)} that the travel times hold; "
-            f"give every one of the {len(times.demand_ids):,} demand points a weight (0 if none live there)"
-        )
-    extra = weights.index.difference(times.demand_ids, sort=False)
-    if len(extra):
-        problems.append(
-            f"`{name}` has demand ids the travel times do not hold: {first_ids(extra)}; "
-            "compute the travel times for the same demand points, or drop those rows"
-        )
-    return problems
 
 
 def site_positions(site_ids: pd.Index, ids, name: str) -> tuple[np.ndarray, list[str]]:
@@ -186,21 +138,6 @@ def count_problems(p, name: str, n_candidates: int, *, allow_none: bool = False)
         return [
             f"`{name}` = {p:,} exceeds the {n_candidates:,} candidate sites; "
             f"lower `{name}` or pass more `candidates`"
-        ]
-    return []
-
-
-def threshold_problems(threshold_min, limit_s: float, name: str = "threshold_min") -> list[str]:
-    """Problems of a walk threshold in minutes against the travel-time limit."""
-    if isinstance(threshold_min, bool) or not isinstance(threshold_min, numbers.Real):
-        return [f"`{name}` must be a number of minutes, got {threshold_min!r}"]
-    value = float(threshold_min)
-    if not np.isfinite(value) or value <= 0:
-        return [f"`{name}` must be a positive number of minutes, got {threshold_min!r}"]
-    if value * 60.0 > limit_s + THRESHOLD_TOL_S:
-        return [
-            f"`{name}` = {value:g} min ({value * 60:g} s) exceeds the {limit_s:g} s ({limit_s / 60:g} min) "
-            "the travel times were computed to; recompute them with `limit_s` >= the threshold or lower it"
         ]
     return []
 
@@ -270,10 +207,10 @@ def prepare(
             "build it with planner.costs.travel_times(...) or TravelTimes.from_table(...)"
         )
     problems = list(extra_problems)
-    problems += demand_weight_problems(times, weights)
+    problems += times.weight_problems(weights)
     problems += threshold_problems(threshold_min, times.limit_s)
     problems += method_problems(method, time_limit_s, mip_gap)
-    site_order = sort_order(times.site_ids)
+    site_order = id_order(times.site_ids)
     site_ids = times.site_ids[site_order]
     fixed_pos, fixed_problems = site_positions(site_ids, [] if fixed is None else fixed, "fixed")
     problems += fixed_problems
@@ -297,12 +234,12 @@ def prepare(
         problems += count_problems(p, p_name, len(cand_pos), allow_none=not p_required)
     raise_if(problems, f"`{what}` inputs")
 
-    demand_order = sort_order(times.demand_ids)
+    demand_order = id_order(times.demand_ids)
     demand_ids = times.demand_ids[demand_order]
     walk = sp.csr_array(times.matrix)[site_order][:, demand_order]
     walk.sort_indices()
     walk = sp.csr_array(walk)
-    weight = pd.to_numeric(weights, errors="raise").astype(float).reindex(demand_ids).to_numpy()
+    weight = times.aligned_weights(weights).reindex(demand_ids).to_numpy()
     threshold_s = float(threshold_min) * 60.0
     inst = Instance(
         site_ids=site_ids,
@@ -328,6 +265,43 @@ def prepare(
     return inst
 
 
+def capacity_per_site(inst: Instance, capacity) -> tuple[np.ndarray, list[str]]:
+    """Capacity per site row (NaN where not given) and the problems found."""
+    if not isinstance(capacity, pd.Series):
+        return np.zeros(0), [f"`capacity` must be a Series site_id -> places, got {type(capacity).__name__}"]
+    problems = []
+    try:
+        values = pd.to_numeric(capacity, errors="raise").astype(float)
+    except (ValueError, TypeError):
+        return np.zeros(0), ["`capacity` must be numbers of places"]
+    if values.index.has_duplicates:
+        problems.append(
+            f"`capacity` has duplicate site ids: {first_ids(values.index[values.index.duplicated()])}"
+        )
+        return np.zeros(0), problems
+    aligned = values.reindex(inst.site_ids).to_numpy()
+    need = np.union1d(inst.candidates, inst.fixed)
+    missing = need[np.isnan(aligned[need])]
+    if len(missing):
+        problems.append(
+            f"`capacity` lacks candidate or fixed sites {first_ids(inst.site_ids[missing])}; "
+            "give each a capacity"
+        )
+    bad = ~np.isfinite(values) & values.notna()
+    neg = values < 0
+    if bad.any():
+        problems.append(f"`capacity` is infinite at sites {first_ids(values.index[bad])}")
+    if neg.any():
+        problems.append(
+            f"`capacity` is negative at sites {first_ids(values.index[neg])} "
+            f"(smallest {values[neg].min():g}); "
+            "capacities are places and must be >= 0"
+        )
+    if not problems and not (aligned[need] > 0).any():
+        problems.append("`capacity` is 0 at every candidate and fixed site, so nobody can be served")
+    return aligned, problems
+
+
 def resolve_solver(time_limit_s: float | None, mip_gap: float | None) -> tuple[float, float]:
     """Defaults for the time limit (`DEFAULT_TIME_LIMIT_S`) and the relative MIP gap (`DEFAULT_MIP_GAP`)."""
     return (
@@ -344,23 +318,15 @@ def covered_series(inst: Instance, open_rows: Iterable[int], cover: sp.csr_array
     return series.reindex(inst.input_demand_ids)
 
 
-def nearest_open(inst: Instance, open_rows: Iterable[int], threshold_s: float | None = None) -> pd.Series:
+def nearest_site(inst: Instance, open_rows: Iterable[int], threshold_s: float | None = None) -> pd.Series:
     """Per demand point (caller's order): the nearest open site within the threshold, NaN if none.
 
-    Ties (equal walk seconds) go to the smallest site id.
+    Ties (equal walk seconds) go to the smallest site id (`planner.costs.nearest_open`).
     """
     threshold_s = inst.threshold_s if threshold_s is None else threshold_s
-    rows = np.sort(np.asarray(list(open_rows), dtype=np.int64))
-    best = np.full(inst.n_demand, -1, dtype=np.int64)
-    if len(rows):
-        coo = inst.walk[rows].tocoo()
-        keep = coo.data <= threshold_s + THRESHOLD_TOL_S
-        r, c, d = rows[coo.row[keep]], coo.col[keep], coo.data[keep]
-        order = np.lexsort((r, d, c))  # by demand, then walk, then site position (= id order)
-        c, r = c[order], r[order]
-        first = np.ones(len(c), dtype=bool)
-        first[1:] = c[1:] != c[:-1]
-        best[c[first]] = r[first]
+    is_open = np.zeros(inst.n_sites, dtype=bool)
+    is_open[np.asarray(list(open_rows), dtype=np.int64)] = True
+    best = nearest_open(inst.walk, is_open, threshold_s=threshold_s)[0]  # rows are in id order
     values = best.astype(object)
     if inst.n_sites:
         values = inst.site_ids.to_numpy()[np.clip(best, 0, None)].astype(object)
@@ -395,7 +361,7 @@ def build_result(
     selected = np.sort(np.asarray(list(selected), dtype=np.int64))
     open_rows = np.union1d(selected, inst.fixed)
     if assigned is None:
-        assigned = nearest_open(inst, open_rows)
+        assigned = nearest_site(inst, open_rows)
     info = {"threshold_s": inst.threshold_s, "stand_in": inst.stand_in}
     info.update(details or {})
     return SitingResult(

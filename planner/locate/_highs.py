@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import highspy
 import numpy as np
@@ -16,6 +16,36 @@ import scipy.sparse as sp
 from planner._errors import InfeasibleError, SolverError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class MipModel:
+    """A sparse MIP: ``min/max cost @ x  s.t.  row_lo <= A x <= row_hi, col_lo <= x <= col_hi``.
+
+    Infinite bounds are ``np.inf``; `integral` marks the integer columns. Built whole from arrays by each
+    model's own function (never term by term) and handed to `solve_mip`.
+    """
+
+    cost: np.ndarray
+    a: sp.sparray
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    col_lo: np.ndarray
+    col_hi: np.ndarray
+    integral: np.ndarray
+
+    @property
+    def n_cols(self) -> int:
+        """Number of columns (variables)."""
+        return len(self.cost)
+
+    def relaxed(self) -> MipModel:
+        """The LP relaxation (no integer columns)."""
+        return replace(self, integral=np.zeros(self.n_cols, dtype=bool))
+
+    def with_(self, **changes) -> MipModel:
+        """A copy with some arrays replaced (`dataclasses.replace`)."""
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,30 +81,27 @@ def relative_gap(objective: float, bound: float) -> float:
     return abs(bound - objective) / max(abs(objective), 1e-9)
 
 
-def solve_mip(  # noqa: PLR0917 (the arrays of one model, in the order of the formula)
-    cost: np.ndarray,
-    a: sp.sparray | sp.spmatrix,
-    row_lo: np.ndarray,
-    row_hi: np.ndarray,
-    col_lo: np.ndarray,
-    col_hi: np.ndarray,
-    integral: np.ndarray,
+def solve_mip(
+    model: MipModel,
     *,
     maximize: bool = False,
     time_limit_s: float = 60.0,
     mip_rel_gap: float = 1e-6,
     what: str = "model",
     start: np.ndarray | None = None,
+    ipm: bool = False,
 ) -> MipSolution:
-    """Solve ``min/max cost @ x  s.t.  row_lo <= A x <= row_hi, col_lo <= x <= col_hi, x[integral] integer``.
+    """Solve a `MipModel` with HiGHS.
 
-    Infinite bounds are given as ``np.inf``. Runs single-threaded with a fixed seed, so the same model gives
-    the
-    same plan. Raises `InfeasibleError` when HiGHS proves the model infeasible, `SolverError` when no plan is
-    found.
-    `start`, optional, is a feasible column vector handed to HiGHS as a first incumbent (e.g. a greedy plan);
-    a result claimed optimal whose plan does not meet the bound is solved again without it.
+    Runs single-threaded with a fixed seed, so the same model gives the same plan. Raises `InfeasibleError`
+    when HiGHS proves the model infeasible, `SolverError` when no plan is found. `start`, optional, is a
+    feasible column vector handed to HiGHS as a first incumbent (e.g. a greedy plan); a result claimed
+    optimal whose plan does not meet the bound is solved again without it. `ipm` solves an LP (a model
+    without integer columns) by the interior-point method with crossover, much faster than the simplex on
+    large coverage relaxations.
     """
+    cost, a, row_lo, row_hi = model.cost, model.a, model.row_lo, model.row_hi
+    col_lo, col_hi, integral = model.col_lo, model.col_hi, model.integral
     a = sp.csc_array(a)
     a.sort_indices()
     n_row, n_col = a.shape
@@ -106,6 +133,8 @@ def solve_mip(  # noqa: PLR0917 (the arrays of one model, in the order of the fo
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("threads", 1)
+    if ipm and not integral.any():
+        h.setOptionValue("solver", "ipm")
     h.passModel(lp)
     start_given = start is not None
     if start_given:
@@ -150,13 +179,7 @@ def solve_mip(  # noqa: PLR0917 (the arrays of one model, in the order of the fo
         if start_given:
             log.debug("HiGHS %s: start solution came back unproven (gap %.3g); solving without it", what, gap)
             return solve_mip(
-                cost,
-                a,
-                row_lo,
-                row_hi,
-                col_lo,
-                col_hi,
-                integral,
+                model,
                 maximize=maximize,
                 time_limit_s=max(1.0, time_limit_s - solve_s),
                 mip_rel_gap=mip_rel_gap,

@@ -62,16 +62,19 @@ class Reduced:
         return self.a.shape[1]
 
 
-def _merge(sub: sp.csc_array, keys: np.ndarray) -> tuple[np.ndarray, int]:
-    """Class label per demand column of `sub` (site x demand, CSC): equal coverage sets and equal `keys`
-    share one.
+def merge_rows(a: sp.csr_array, keys: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Class label per row of the sparse `a`: rows with the same set of columns (and equal `keys`) share one.
 
-    Labels are numbered in order of first appearance, so the result is deterministic.
+    Labels are numbered in order of first appearance, so the result is deterministic; rows are compared by
+    their exact column positions (no hashing).
     """
-    indptr, indices = sub.indptr, sub.indices
+    a = sp.csr_array(a)
+    a.sort_indices()
+    keys = np.zeros(a.shape[0], dtype=np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
+    indptr, indices = a.indptr, a.indices
     seen: dict = {}
-    label = np.empty(sub.shape[1], dtype=np.int64)
-    for i in range(sub.shape[1]):
+    label = np.empty(a.shape[0], dtype=np.int64)
+    for i in range(a.shape[0]):
         key = (int(keys[i]), indices[indptr[i] : indptr[i + 1]].tobytes())
         label[i] = seen.setdefault(key, len(seen))
     return label, len(seen)
@@ -148,7 +151,7 @@ def reduce_coverage(
     kept_demand = np.flatnonzero(keep)
     sub = sub[:, kept_demand]
     keys = level[kept_demand] * 1_000_003 + group[kept_demand]
-    label, n_rows = _merge(sp.csc_array(sub), keys)
+    label, n_rows = merge_rows(sp.csr_array(sp.csc_array(sub).T), keys)
     row_of = np.full(n_demand, -1, dtype=np.int64)
     row_of[kept_demand] = label
     merged_w = np.bincount(label, weights=weight[kept_demand], minlength=n_rows)
@@ -178,7 +181,7 @@ def reduce_coverage(
     a = sp.csc_array(a[:, np.flatnonzero(col_keep)])
     kept_cols = cols[col_keep]
     if n_dominated:  # rows may have become equal once dominated columns left
-        label2, n2 = _merge(sp.csc_array(a.T), merged_level * 1_000_003 + merged_group)
+        label2, n2 = merge_rows(sp.csr_array(a), merged_level * 1_000_003 + merged_group)
         if n2 < n_rows:
             first2 = np.full(n2, -1, dtype=np.int64)
             first2[label2[::-1]] = np.arange(len(label2))[::-1]

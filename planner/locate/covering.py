@@ -32,12 +32,13 @@ from planner.locate import heuristics
 from planner.locate._common import (
     Instance,
     build_result,
+    capacity_per_site,
     ids_of,
     open_count,
     prepare,
     resolve_solver,
 )
-from planner.locate._highs import MipSolution, solve_mip
+from planner.locate._highs import MipModel, MipSolution, relative_gap, solve_mip
 from planner.locate._reduce import Reduced, reduce_coverage
 from planner.locate._result import SitingResult
 
@@ -171,7 +172,7 @@ def _share_table(
 # MCLP model arrays
 
 
-def _mclp_arrays(
+def mclp_model(
     red: Reduced,
     p: int,
     *,
@@ -180,11 +181,12 @@ def _mclp_arrays(
     group_total: np.ndarray | None = None,
     group_const: np.ndarray | None = None,
     maximin: bool = False,
-) -> dict:
-    """Arrays of the (backup / equity) MCLP on a reduced instance; columns ``[x | y1 | y2 (backup) | z
-    (maximin)]``.
+) -> tuple[MipModel, np.ndarray]:
+    """The (backup / equity) MCLP on a reduced instance; columns ``[x | y1 | y2 (backup) | z (maximin)]``.
 
-    ``cost`` is the coverage objective (0 on z); the maximin stage puts its own cost on z.
+    ``cost`` is the coverage objective (0 on z); the maximin stage puts its own cost on z. Returns the model
+    and the reduced rows that have a y column (rows reached by one candidate only fold into that column's
+    cost, exactly, in the plain model).
     """
     backup = backup_weight > 0
     a = sp.csr_array(red.a)
@@ -240,20 +242,20 @@ def _mclp_arrays(
         cost[n + m : n + 2 * m] = backup_weight * weight
     integral = np.zeros(width, dtype=bool)
     integral[:n] = True
-    return {
-        "a": sp.vstack(rows, format="csc"),
-        "cost": cost,
-        "row_lo": np.concatenate(lo),
-        "row_hi": np.concatenate(hi),
-        "col_lo": np.zeros(width),
-        "col_hi": np.ones(width),
-        "integral": integral,
-        "y_rows": rows_kept,
-    }
+    model = MipModel(
+        cost=cost,
+        a=sp.vstack(rows, format="csc"),
+        row_lo=np.concatenate(lo),
+        row_hi=np.concatenate(hi),
+        col_lo=np.zeros(width),
+        col_hi=np.ones(width),
+        integral=integral,
+    )
+    return model, rows_kept
 
 
 def _solve(
-    arrays: dict,
+    model: MipModel,
     *,
     maximize: bool,
     time_limit_s: float,
@@ -261,38 +263,35 @@ def _solve(
     what: str,
     relax: bool = False,
     start: np.ndarray | None = None,
+    ipm: bool = False,
 ) -> MipSolution:
-    integral = np.zeros_like(arrays["integral"]) if relax else arrays["integral"]
     return solve_mip(
-        arrays["cost"],
-        arrays["a"],
-        arrays["row_lo"],
-        arrays["row_hi"],
-        arrays["col_lo"],
-        arrays["col_hi"],
-        integral,
+        model.relaxed() if relax else model,
         maximize=maximize,
         time_limit_s=time_limit_s,
         mip_rel_gap=mip_gap,
         what=what,
         start=start if not relax else None,
+        ipm=ipm,
     )
 
 
-def _start_vector(red: Reduced, chosen: np.ndarray, arrays: dict, backup_weight: float) -> np.ndarray:
+def _start_vector(
+    red: Reduced, chosen: np.ndarray, model: MipModel, y_rows: np.ndarray, backup_weight: float
+) -> np.ndarray:
     """A feasible column vector for the MCLP arrays from chosen reduced columns (y from the coverage
     counts).
     """
     n = red.n_cols
     x = np.zeros(n)
     x[chosen] = 1.0
-    counts = (red.level + np.asarray(red.a @ x).ravel())[arrays["y_rows"]]
+    counts = (red.level + np.asarray(red.a @ x).ravel())[y_rows]
     y1 = (counts >= 1).astype(float)
     parts = [x, y1]
     if backup_weight > 0:
         parts.append((counts >= 2).astype(float))
     vec = np.concatenate(parts)
-    return np.concatenate([vec, np.zeros(len(arrays["cost"]) - len(vec))])  # maximin z = 0 is feasible
+    return np.concatenate([vec, np.zeros(model.n_cols - len(vec))])  # maximin z = 0 is feasible
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -470,7 +469,7 @@ def mclp(
         status, method_used, bound_red = "optimal", "exact", None
         log.info("mclp: every useful candidate (%d <= p = %d) opens; no solve needed", red.n_cols, p)
     elif _use_exact(method, red.a.nnz) or equity is not None:
-        arrays = _mclp_arrays(
+        arrays, y_rows = mclp_model(
             red,
             p_red,
             backup_weight=b,
@@ -482,11 +481,12 @@ def mclp(
         maximin = bool(equity is not None and equity.maximin)
         g0, _ = heuristics.greedy(red.a, red.weight, p_red, level=red.level, backup_weight=b)
         g0, _ = heuristics.interchange(red.a, red.weight, g0, level=red.level, backup_weight=b, max_passes=3)
-        start = _start_vector(red, g0, arrays, b) if group_need is None else None
+        start = _start_vector(red, g0, arrays, y_rows, b) if group_need is None else None
         stage = arrays
         if maximin:
-            stage = {**arrays, "cost": np.zeros_like(arrays["cost"])}
-            stage["cost"][-1] = 1.0
+            z_cost = np.zeros(arrays.n_cols)
+            z_cost[-1] = 1.0
+            stage = arrays.with_(cost=z_cost)
         try:
             sol = _solve(
                 stage, maximize=True, time_limit_s=time_limit_s, mip_gap=mip_gap, what=model, start=start
@@ -501,8 +501,9 @@ def mclp(
         if maximin:
             z_star = float(sol.x[-1])
             details["maximin_share"] = z_star
-            stage = {**arrays, "col_lo": arrays["col_lo"].copy()}
-            stage["col_lo"][-1] = max(0.0, z_star - 1e-7)
+            col_lo = arrays.col_lo.copy()
+            col_lo[-1] = max(0.0, z_star - 1e-7)
+            stage = arrays.with_(col_lo=col_lo)
             sol = _solve(
                 stage,
                 maximize=True,
@@ -592,12 +593,13 @@ def _mclp_heuristic(
     bound_kind = "submodular"
     try:
         lp = _solve(
-            _mclp_arrays(red, p, backup_weight=b),
+            mclp_model(red, p, backup_weight=b)[0],
             maximize=True,
             time_limit_s=time_limit_s,
             mip_gap=0.0,
             what="mclp LP relaxation",
             relax=True,
+            ipm=True,
         )
         if lp.status == "optimal" and lp.objective < bound:
             bound, bound_kind = lp.objective, "lp"
@@ -671,15 +673,15 @@ def lscp(
     if red.n_rows == 0:
         chosen_red, status, bound, method_used = np.zeros(0, dtype=np.int64), "optimal", 0.0, "exact"
     else:
-        arrays = {
-            "a": red.a,
-            "cost": np.ones(n),
-            "row_lo": np.ones(red.n_rows),
-            "row_hi": np.full(red.n_rows, _INF),
-            "col_lo": np.zeros(n),
-            "col_hi": np.ones(n),
-            "integral": np.ones(n, dtype=bool),
-        }
+        arrays = MipModel(
+            cost=np.ones(n),
+            a=red.a,
+            row_lo=np.ones(red.n_rows),
+            row_hi=np.full(red.n_rows, _INF),
+            col_lo=np.zeros(n),
+            col_hi=np.ones(n),
+            integral=np.ones(n, dtype=bool),
+        )
         greedy_cols = heuristics.greedy_cover(red.a)
         if _use_exact(method, red.a.nnz):
             start = np.zeros(n)
@@ -731,44 +733,167 @@ def lscp(
 
 
 # ------------------------------------------------------------------------------------------------------------
+# LSCP with backup coverage
+
+
+def lscp_backup(
+    times: TravelTimes,
+    weights: pd.Series,
+    *,
+    threshold_min: float,
+    fixed=None,
+    candidates=None,
+    method: str = "auto",
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+) -> SitingResult:
+    """Backup-covering set covering (LSCP-B): the fewest sites covering all coverable demand, then, among
+    the plans with that many sites, the most demand covered twice (lexicographic).
+
+    Stage 1 is `lscp`, giving :math:`k^*` new sites. Stage 2, with :math:`u_i` = demand point :math:`i`
+    covered at least twice:
+
+    .. math::
+
+        \\max \\sum_i w_i u_i \\quad \\text{s.t.} \\quad
+        \\ell_i + \\sum_{j \\in N_i \\cap J} x_j \\ge 1 \\;\\; \\forall i \\in I^c, \\quad
+        u_i \\le \\ell_i - 1 + \\sum_{j \\in N_i \\cap J} x_j, \\quad
+        \\sum_{j \\in J} x_j = k^*, \\quad x_j \\in \\{0, 1\\}, \\; 0 \\le u_i \\le 1
+
+    (ReVelle, Schilling and Church's backup covering, as spopt's ``LSCPB``). Fixed sites are open and free;
+    demand they cover twice already counts as covered twice whatever the plan. Demand no site reaches is
+    *uncoverable* and reported as in `lscp`.
+
+    Parameters are as in `lscp`. ``method="heuristic"`` keeps the stage-1 plan and bounds stage 2 by its
+    LP relaxation.
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` is the number of new sites (``bound`` a proven lower bound on it, as in `lscp`);
+        ``details`` adds ``covered_twice_weight`` (stage 2's value, fixed sites included),
+        ``covered_twice_bound`` (a proven upper bound on it for :math:`k` = ``objective`` sites) and
+        ``covered_twice_gap``. ``status`` is ``"optimal"`` only when both stages are proven.
+    """
+    start_s = time.perf_counter()
+    first = lscp(
+        times,
+        weights,
+        threshold_min=threshold_min,
+        fixed=fixed,
+        candidates=candidates,
+        method=method,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+    )
+    inst = prepare(
+        times,
+        weights,
+        threshold_min=threshold_min,
+        fixed=fixed,
+        candidates=candidates,
+        p_required=False,
+        method=method,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        what="lscp_backup",
+    )
+    time_limit_s, mip_gap = resolve_solver(time_limit_s, mip_gap)
+    k = len(first.selected)
+    level = inst.fixed_count()
+    red = reduce_coverage(inst.cover, inst.weight, inst.candidates, level=level, full_level=2)
+    twice_const = float(inst.weight @ ((level >= 2) & (inst.weight > 0)))
+    chosen = inst.site_ids.get_indexer(list(first.selected))
+    col_of = {int(c): i for i, c in enumerate(red.cols)}
+    start_cols = np.array(sorted(col_of[c] for c in chosen if c in col_of), dtype=np.int64)
+    k_red = min(k, red.n_cols)
+    plan_cols = start_cols
+    status2, method2 = "optimal", "exact"
+    bound2 = 0.0
+    if red.n_rows and k_red > 0:
+        model = _backup_cover_model(red, k_red)
+        x0 = np.zeros(red.n_cols)
+        x0[start_cols] = 1.0
+        if len(start_cols) < k_red:  # the stage-1 plan uses columns reduction dropped: pad with unused ones
+            x0[np.flatnonzero(x0 == 0)[: k_red - len(start_cols)]] = 1.0
+        counts = red.level + np.asarray(red.a @ x0).ravel()
+        start = np.concatenate([x0, (counts >= 2).astype(float)])
+        if _use_exact(method, red.a.nnz):
+            sol = _solve(
+                model, maximize=True, time_limit_s=time_limit_s, mip_gap=mip_gap, what="lscp-b", start=start
+            )
+            plan_cols, bound2, status2 = np.flatnonzero(sol.x[: red.n_cols] > 0.5), sol.bound, sol.status
+        else:
+            lp = _solve(
+                model, maximize=True, time_limit_s=time_limit_s, mip_gap=0.0, what="lscp-b LP", relax=True
+            )
+            plan_cols, bound2, method2 = np.flatnonzero(x0 > 0.5), lp.objective, "heuristic"
+    chosen_rows = _pad(inst, red.cols[plan_cols], k, inst.candidates)
+    counts = open_count(inst.cover, np.union1d(chosen_rows, inst.fixed))
+    twice = float(inst.weight @ (counts >= 2))
+    twice_bound = max(twice, twice_const + bound2) if red.n_rows and k_red > 0 else twice
+    if method2 == "heuristic" and twice_bound - twice <= 1e-9 * max(1.0, twice):
+        method2, status2 = "exact", "optimal"
+    elif method2 == "heuristic":
+        status2 = "heuristic"
+    gap2 = relative_gap(twice, twice_bound) if twice > 0 else (0.0 if twice_bound <= 1e-9 else 1.0)
+    status = first.status if first.status != "optimal" else status2
+    details = dict(first.details)
+    details.update(
+        {
+            "covered_weight": float(inst.weight @ (counts >= 1)),
+            "covered_twice_weight": twice,
+            "covered_twice_bound": twice_bound,
+            "covered_twice_gap": gap2,
+            "stage_status": (first.status, status2),
+        }
+    )
+    log.info(
+        "lscp-b: %d new sites (%s), covered twice %.6g (bound %.6g, %s), %.2f s",
+        k,
+        first.status,
+        twice,
+        twice_bound,
+        status2,
+        time.perf_counter() - start_s,
+    )
+    return build_result(
+        inst,
+        model="lscp-backup",
+        selected=chosen_rows,
+        objective=float(k),
+        bound=first.bound,
+        status=status,
+        method="heuristic" if "heuristic" in (first.method, method2) else "exact",
+        solve_s=time.perf_counter() - start_s,
+        details=details,
+    )
+
+
+def _backup_cover_model(red: Reduced, k: int) -> MipModel:
+    """Stage 2 of `lscp_backup` on a reduced instance (levels capped at 2); columns ``[x | u]``."""
+    m, n = red.a.shape
+    a = sp.csr_array(red.a)
+    need = np.flatnonzero(red.level == 0)  # rows no fixed site covers: sum x >= 1
+    eye = sp.identity(m, format="csr")
+    rows = [
+        sp.hstack([a[need], sp.csr_array((len(need), m))], format="csr"),
+        sp.hstack([-a, eye], format="csr"),  # u_i - sum x <= level_i - 1
+        sp.hstack([sp.csr_array(np.ones((1, n))), sp.csr_array((1, m))], format="csr"),
+    ]
+    return MipModel(
+        cost=np.concatenate([np.zeros(n), red.weight]),
+        a=sp.vstack(rows, format="csc"),
+        row_lo=np.concatenate([np.ones(len(need)), np.full(m, -_INF), [float(k)]]),
+        row_hi=np.concatenate([np.full(len(need), _INF), red.level - 1.0, [float(k)]]),
+        col_lo=np.zeros(n + m),
+        col_hi=np.ones(n + m),
+        integral=np.concatenate([np.ones(n, dtype=bool), np.zeros(m, dtype=bool)]),
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------
 # capacitated MCLP
-
-
-def _capacity_array(inst: Instance, capacity) -> tuple[np.ndarray, list[str]]:
-    """Capacity per site row (NaN where not given) and the problems found."""
-    if not isinstance(capacity, pd.Series):
-        return np.zeros(0), [f"`capacity` must be a Series site_id -> places, got {type(capacity).__name__}"]
-    problems = []
-    try:
-        values = pd.to_numeric(capacity, errors="raise").astype(float)
-    except (ValueError, TypeError):
-        return np.zeros(0), ["`capacity` must be numbers of places"]
-    if values.index.has_duplicates:
-        problems.append(
-            f"`capacity` has duplicate site ids: {first_ids(values.index[values.index.duplicated()])}"
-        )
-        return np.zeros(0), problems
-    aligned = values.reindex(inst.site_ids).to_numpy()
-    need = np.union1d(inst.candidates, inst.fixed)
-    missing = need[np.isnan(aligned[need])]
-    if len(missing):
-        problems.append(
-            f"`capacity` lacks candidate or fixed sites {first_ids(inst.site_ids[missing])}; "
-            "give each a capacity"
-        )
-    bad = ~np.isfinite(values) & values.notna()
-    neg = values < 0
-    if bad.any():
-        problems.append(f"`capacity` is infinite at sites {first_ids(values.index[bad])}")
-    if neg.any():
-        problems.append(
-            f"`capacity` is negative at sites {first_ids(values.index[neg])} "
-            f"(smallest {values[neg].min():g}); "
-            "capacities are places and must be >= 0"
-        )
-    if not problems and not (aligned[need] > 0).any():
-        problems.append("`capacity` is 0 at every candidate and fixed site, so nobody can be served")
-    return aligned, problems
 
 
 def capacitated_mclp(
@@ -830,7 +955,7 @@ def capacitated_mclp(
         mip_gap=mip_gap,
         what="capacitated_mclp",
     )
-    cap, problems = _capacity_array(pre, capacity)
+    cap, problems = capacity_per_site(pre, capacity)
     raise_if(problems, "`capacity`")
     p = int(p)
     time_limit_s, mip_gap = resolve_solver(time_limit_s, mip_gap)
@@ -844,9 +969,9 @@ def capacitated_mclp(
     if red.n_rows == 0:
         x_open, status, bound, method_used = np.zeros(0, dtype=np.int64), "optimal", 0.0, "exact"
         z = np.zeros(0)
-    elif len(cand_cols) <= p or _use_exact(method, arrays["a"].nnz):
+    elif len(cand_cols) <= p or _use_exact(method, arrays.a.nnz):
         if len(cand_cols) <= p:
-            arrays["col_lo"][:n_x] = 1.0
+            arrays.col_lo[:n_x] = 1.0
         sol = _solve(
             arrays, maximize=True, time_limit_s=time_limit_s, mip_gap=mip_gap, what="capacitated mclp"
         )
@@ -858,10 +983,11 @@ def capacitated_mclp(
         )
         order = np.lexsort((np.arange(n_x), -lp.x[:n_x]))
         x_open = np.sort(order[:p_red])
-        fixed_arrays = {**arrays, "col_lo": arrays["col_lo"].copy(), "col_hi": arrays["col_hi"].copy()}
-        fixed_arrays["col_lo"][:n_x] = 0.0
-        fixed_arrays["col_hi"][:n_x] = 0.0
-        fixed_arrays["col_lo"][x_open] = fixed_arrays["col_hi"][x_open] = 1.0
+        col_lo, col_hi = arrays.col_lo.copy(), arrays.col_hi.copy()
+        col_lo[:n_x] = 0.0
+        col_hi[:n_x] = 0.0
+        col_lo[x_open] = col_hi[x_open] = 1.0
+        fixed_arrays = arrays.with_(col_lo=col_lo, col_hi=col_hi)
         sol = _solve(
             fixed_arrays,
             maximize=True,
@@ -949,7 +1075,7 @@ def _pairs(red: Reduced) -> tuple[np.ndarray, np.ndarray]:
     return a.indices.astype(np.int64), cols
 
 
-def _capacitated_arrays(red: Reduced, cap: np.ndarray, is_fixed: np.ndarray, p: int) -> dict:
+def _capacitated_arrays(red: Reduced, cap: np.ndarray, is_fixed: np.ndarray, p: int) -> MipModel:
     """Arrays of the capacitated MCLP; columns ``[x (candidate columns) | z (pairs)]``."""
     m, n = red.a.shape
     pair_row, pair_col = _pairs(red)
@@ -985,15 +1111,24 @@ def _capacitated_arrays(red: Reduced, cap: np.ndarray, is_fixed: np.ndarray, p: 
     r4 = sp.csr_array((np.ones(n_x), (np.zeros(n_x, dtype=np.int64), np.arange(n_x))), shape=(1, n_x + e))
     a = sp.vstack([r1, r2, r3, r4], format="csc")
     cap_hi = np.where(is_fixed, cap, 0.0)
-    return {
-        "a": a,
-        "cost": np.concatenate([np.zeros(n_x), red.weight[pair_row]]),
-        "row_lo": np.concatenate([np.full(m + n + nl, -_INF), [float(p)]]),
-        "row_hi": np.concatenate([np.ones(m), cap_hi, np.zeros(nl), [float(p)]]),
-        "col_lo": np.zeros(n_x + e),
-        "col_hi": np.ones(n_x + e),
-        "integral": np.concatenate([np.ones(n_x, dtype=bool), np.zeros(e, dtype=bool)]),
-    }
+    return MipModel(
+        cost=np.concatenate([np.zeros(n_x), red.weight[pair_row]]),
+        a=a,
+        row_lo=np.concatenate([np.full(m + n + nl, -_INF), [float(p)]]),
+        row_hi=np.concatenate([np.ones(m), cap_hi, np.zeros(nl), [float(p)]]),
+        col_lo=np.zeros(n_x + e),
+        col_hi=np.ones(n_x + e),
+        integral=np.concatenate([np.ones(n_x, dtype=bool), np.zeros(e, dtype=bool)]),
+    )
 
 
-__all__ = ["AUTO_EXACT_NNZ", "Equity", "capacitated_mclp", "ids_of", "lscp", "mclp"]
+__all__ = [
+    "AUTO_EXACT_NNZ",
+    "Equity",
+    "capacitated_mclp",
+    "ids_of",
+    "lscp",
+    "lscp_backup",
+    "mclp",
+    "mclp_model",
+]

@@ -38,7 +38,7 @@ from planner.costs import TravelTimes
 from planner.locate._common import open_count, prepare, resolve_solver
 from planner.locate._highs import solve_mip
 from planner.locate._reduce import Reduced, reduce_coverage
-from planner.locate.covering import AUTO_EXACT_NNZ, _mclp_arrays
+from planner.locate.covering import AUTO_EXACT_NNZ, mclp_model
 
 log = logging.getLogger(__name__)
 
@@ -113,24 +113,24 @@ def _fewest_sites(red: Reduced, need: float, start_cols: np.ndarray, time_limit_
     Reuses the MCLP arrays (with rows reached by one candidate folded onto it): their objective vector is the
     covered weight, which becomes the one ``>= need`` row; the ``sum x = p`` row is dropped.
     """
-    arrays = _mclp_arrays(red, 0, backup_weight=0.0)
+    model, y_rows = mclp_model(red, 0, backup_weight=0.0)
     n = red.n_cols
-    m = len(arrays["y_rows"])
-    cover_rows = sp.csr_array(arrays["a"])[:m]
-    weight_row = sp.csr_array(arrays["cost"][None, :])
-    total = len(arrays["cost"])
+    m = len(y_rows)
+    cover_rows = sp.csr_array(model.a)[:m]
+    weight_row = sp.csr_array(model.cost[None, :])
+    total = model.n_cols
     start = np.zeros(total)
     start[start_cols] = 1.0
-    counts = np.asarray(red.a @ start[:n]).ravel()[arrays["y_rows"]]
+    counts = np.asarray(red.a @ start[:n]).ravel()[y_rows]
     start[n:] = (counts >= 1).astype(float)
+    fewest = model.with_(
+        cost=np.concatenate([np.ones(n), np.zeros(total - n)]),
+        a=sp.vstack([cover_rows, weight_row], format="csc"),
+        row_lo=np.concatenate([model.row_lo[:m], [need]]),
+        row_hi=np.concatenate([model.row_hi[:m], [np.inf]]),
+    )
     return solve_mip(
-        np.concatenate([np.ones(n), np.zeros(total - n)]),
-        sp.vstack([cover_rows, weight_row], format="csc"),
-        np.concatenate([arrays["row_lo"][:m], [need]]),
-        np.concatenate([arrays["row_hi"][:m], [np.inf]]),
-        arrays["col_lo"],
-        arrays["col_hi"],
-        arrays["integral"],
+        fewest,
         maximize=False,
         time_limit_s=time_limit_s,
         mip_rel_gap=mip_gap,
@@ -143,17 +143,12 @@ def _lp_bounds(red: Reduced, ps: np.ndarray, time_limit_s: float) -> dict[int, f
     """LP-relaxation bounds of the reduced MCLP (without fixed weight) at the given p values."""
     out = {}
     for p in ps:
-        arrays = _mclp_arrays(red, int(p), backup_weight=0.0)
+        model, _ = mclp_model(red, int(p), backup_weight=0.0)
         try:
             lp = solve_mip(
-                arrays["cost"],
-                arrays["a"],
-                arrays["row_lo"],
-                arrays["row_hi"],
-                arrays["col_lo"],
-                arrays["col_hi"],
-                np.zeros_like(arrays["integral"]),
+                model.relaxed(),
                 maximize=True,
+                ipm=True,
                 time_limit_s=time_limit_s,
                 mip_rel_gap=0.0,
                 what=f"curve LP bound p={p}",

@@ -163,11 +163,12 @@ def interchange(
     return np.flatnonzero(is_open), swaps
 
 
-def greedy_cover(a: sp.csc_array) -> np.ndarray:
+def greedy_cover(a: sp.csc_array, max_cols: int | None = None) -> np.ndarray | None:
     """Greedy set cover: columns that together cover every row with a nonzero entry (ties: smaller column).
 
-    Returns the chosen columns in the order picked; a redundant-column pass then drops any column whose rows
-    are all covered by others (last picked first).
+    Each step picks the column covering the most uncovered rows; a redundant-column pass then drops any
+    column whose rows are all covered by others (last picked first). With `max_cols`, returns None when
+    that many columns do not cover every such row. Returns the kept columns in the order picked.
     """
     a = sp.csc_array(a)
     rows_left = np.zeros(a.shape[0], dtype=np.float64)
@@ -175,6 +176,8 @@ def greedy_cover(a: sp.csc_array) -> np.ndarray:
     at = sp.csr_array(a.T)
     chosen = []
     while rows_left.any():
+        if max_cols is not None and len(chosen) >= max_cols:
+            return None
         gain = at @ rows_left
         j = int(np.argmax(gain))
         chosen.append(j)

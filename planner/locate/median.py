@@ -58,10 +58,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from planner._errors import InfeasibleError, InputError, PlannerWarning, SolverError
-from planner.costs import TravelTimes
+from planner.costs import TravelTimes, nearest_open
 from planner.locate._common import Instance, build_result, prepare, resolve_solver
-from planner.locate._highs import relative_gap, solve_mip
+from planner.locate._highs import MipModel, relative_gap, solve_mip
+from planner.locate._reduce import merge_rows
 from planner.locate._result import SitingResult
+from planner.locate.heuristics import greedy_cover
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +110,9 @@ def _prepare(times, weights, p, *, options: dict, far_s=None, what: str) -> Inst
 
 def _nearest_walk_s(inst: Instance, open_rows: np.ndarray) -> np.ndarray:
     """Per demand column (canonical order): walk seconds to the nearest open site, inf if none."""
-    best = np.full(inst.n_demand, np.inf)
-    coo = inst.walk[np.asarray(open_rows, dtype=np.int64)].tocoo()
-    np.minimum.at(best, coo.col, coo.data)
-    return best
+    is_open = np.zeros(inst.n_sites, dtype=bool)
+    is_open[np.asarray(open_rows, dtype=np.int64)] = True
+    return np.nan_to_num(nearest_open(inst.walk, is_open)[1], nan=np.inf)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -361,14 +362,9 @@ def _median_mip(
     if not (plan & closed).any() and not (opened & ~plan).any():
         phi1 = _evaluate(m, plan)[2]
         start = np.concatenate([plan[keep_site], (phi1[pair_dem] == m.site[on]), phi1 < 0]).astype(float)
+    model = MipModel(cost, a, row_lo, row_hi, col_lo, np.ones(n + k + d), integral)
     sol = solve_mip(
-        cost,
-        a,
-        row_lo,
-        row_hi,
-        col_lo,
-        np.ones(n + k + d),
-        integral,
+        model,
         time_limit_s=time_limit_s,
         mip_rel_gap=mip_gap,
         what="p-median",
@@ -580,42 +576,12 @@ def p_median(
 # ----------------------------------------------------------------------------------------------------
 
 
-def _greedy_cover(a: sp.csc_array, p: int) -> np.ndarray | None:
-    """Cover every row of boolean `a` (demand x candidates) with at most p columns, greedily; None: failed."""
-    uncovered = np.ones(a.shape[0], dtype=bool)
-    chosen: list[int] = []
-    a_t = sp.csr_array(a.T)
-    while uncovered.any() and len(chosen) < p:
-        gain = a_t @ uncovered.astype(np.int64)
-        j = int(np.argmax(gain))
-        if gain[j] == 0:
-            return None
-        chosen.append(j)
-        uncovered[a_t.indices[a_t.indptr[j] : a_t.indptr[j + 1]]] = False
-    return None if uncovered.any() else np.array(sorted(chosen), dtype=np.int64)
-
-
 def _cover_within(
     walk_s: np.ndarray, dem: np.ndarray, site: np.ndarray, r_s: float, *, shape: tuple[int, int]
 ) -> sp.csc_array:
     """Boolean (demand x candidates) CSC array of the pairs within `r_s`."""
     keep = walk_s <= r_s
     return sp.csc_array((np.ones(int(keep.sum()), dtype=bool), (dem[keep], site[keep])), shape=shape)
-
-
-def _distinct_rows(a: sp.csr_array) -> sp.csr_array:
-    """The distinct rows of boolean CSR `a` (demand points reaching the same sites merged), in order."""
-    a = sp.csr_array(a)
-    a.sort_indices()
-    rng = np.random.default_rng(0)  # fixed seed: the same rows merge on every run
-    keys = rng.integers(1, 2**62, size=(2, a.shape[1]), dtype=np.int64)
-    row_of = np.repeat(np.arange(a.shape[0]), np.diff(a.indptr))
-    h = np.zeros((a.shape[0], 3), dtype=np.int64)
-    for k in range(2):  # two independent 62-bit sums (wrapping) per row, and the row length
-        np.add.at(h[:, k], row_of, keys[k][a.indices])
-    h[:, 2] = np.diff(a.indptr)
-    _, first = np.unique(h, axis=0, return_index=True)
-    return a[np.sort(first)]
 
 
 def _center_feasible(
@@ -628,25 +594,25 @@ def _center_feasible(
     n_cand = a.shape[1]
     if (np.diff(sp.csr_array(a).indptr) == 0).any():
         return "no", None
-    plan = _greedy_cover(a, p)
+    plan = greedy_cover(a, max_cols=p)
     if plan is not None:
-        return "yes", plan
+        return "yes", np.sort(plan)
     if not exact or time_limit_s <= 0:
         return "unknown", None
-    rows = _distinct_rows(sp.csr_array(a))
+    label, n_distinct = merge_rows(sp.csr_array(a))
+    first = np.full(n_distinct, -1, dtype=np.int64)
+    first[label[::-1]] = np.arange(len(label))[::-1]
+    rows = sp.csr_array(a)[first]
     n_rows = rows.shape[0]
     a_rows = sp.vstack([sp.csr_array(rows, dtype=float), sp.csr_array(np.ones((1, n_cand)))])
     row_lo = np.concatenate([np.ones(n_rows), [-np.inf]])
     row_hi = np.concatenate([np.full(n_rows, np.inf), [p]])
     try:
+        model = MipModel(
+            np.zeros(n_cand), a_rows, row_lo, row_hi, np.zeros(n_cand), np.ones(n_cand), np.ones(n_cand, bool)
+        )
         sol = solve_mip(
-            np.zeros(n_cand),
-            a_rows,
-            row_lo,
-            row_hi,
-            np.zeros(n_cand),
-            np.ones(n_cand),
-            np.ones(n_cand, bool),
+            model,
             time_limit_s=time_limit_s,
             what=f"p-center cover within {r_s:g} s",
         )
@@ -654,10 +620,7 @@ def _center_feasible(
         return "no", None
     except SolverError:
         return "unknown", None
-    plan = np.flatnonzero(sol.x > 0.5)
-    if (sp.csr_array(a)[:, plan].sum(axis=1) == 0).any():  # a hash collision merged different rows
-        return "unknown", None
-    return "yes", plan
+    return "yes", np.flatnonzero(sol.x > 0.5)
 
 
 def p_center(

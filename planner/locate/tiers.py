@@ -46,7 +46,7 @@ from planner._errors import InputError
 from planner._validate import first_ids, raise_if
 from planner.costs import TravelTimes
 from planner.locate._common import Instance, build_result, open_count, prepare, resolve_solver
-from planner.locate._highs import relative_gap, solve_mip
+from planner.locate._highs import MipModel, relative_gap, solve_mip
 from planner.locate._reduce import reduce_coverage
 from planner.locate._result import SitingResult
 from planner.locate.covering import mclp
@@ -400,14 +400,17 @@ def _joint(inst_n, inst_u, cost_n, cost_u, *, new, upgrade, budget, alpha, objec
         hi.append(np.array([float(budget)]))
     integral = np.zeros(total, dtype=bool)
     integral[:n_x] = True
+    model = MipModel(
+        cost=np.concatenate(costs),
+        a=sp.vstack(rows, format="csc"),
+        row_lo=np.concatenate(lo),
+        row_hi=np.concatenate(hi),
+        col_lo=np.zeros(total),
+        col_hi=np.ones(total),
+        integral=integral,
+    )
     sol = solve_mip(
-        np.concatenate(costs),
-        sp.vstack(rows, format="csc"),
-        np.concatenate(lo),
-        np.concatenate(hi),
-        np.zeros(total),
-        np.ones(total),
-        integral,
+        model,
         maximize=True,
         time_limit_s=time_limit_s,
         mip_rel_gap=mip_gap,
