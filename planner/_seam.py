@@ -130,18 +130,18 @@ def walk_times(
 
 def up_to(times, limit_s: float):
     """The pairs of `times` within `limit_s` (no tolerance: as a search bounded there keeps them)."""
+    import numpy as np
     import scipy.sparse as sp
 
-    from planner.costs import TravelTimes, _filtered_indptr
+    from planner.costs import TravelTimes
 
     if limit_s >= times.limit_s:
         return times
     mat = times.matrix
     keep = mat.data <= limit_s
-    matrix = sp.csr_array(
-        (mat.data[keep], mat.indices[keep], _filtered_indptr(mat.indptr, keep)), shape=mat.shape
-    )
-    matrix.has_sorted_indices = True
+    indptr = np.concatenate([[0], np.cumsum(keep)])[mat.indptr]
+    matrix = sp.csr_array((mat.data[keep], mat.indices[keep], indptr), shape=mat.shape)
+    matrix.has_sorted_indices = mat.has_sorted_indices
     return TravelTimes(
         times.site_ids, times.demand_ids, matrix, float(limit_s), times.speed_mps, times.stand_in
     )

@@ -83,7 +83,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
     if not args.verbose:
-        for noisy in ("numba", "urllib3", "fiona", "pyogrio", "matplotlib"):
+        for noisy in ("numba", "urllib3", "fiona", "pyogrio", "matplotlib", "distributed"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -34,7 +34,7 @@ import json
 import logging
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -650,7 +650,7 @@ def run_sweep(
     client=None,
     scheduler: str | None = None,
     workers: int | None = None,
-    keep_runs: bool = False,
+    keep_runs: bool | Iterable[str] = False,
     progress: bool = False,
     connect_timeout_s: float = 20.0,
 ) -> SweepResult:
@@ -676,7 +676,8 @@ def run_sweep(
     workers
         Number of LocalCluster workers.
     keep_runs
-        Also write each variant's run folder (tables, map; with its coverage curve and service areas).
+        Also write each variant's run folder (tables, map; with its coverage curve and service areas); or
+        only those of the variants named (e.g. ``["v0002", "v0005"]``).
     progress
         A tqdm bar over the variants.
     connect_timeout_s
@@ -689,13 +690,24 @@ def run_sweep(
     """
 
     folder = Path(out)
+    names = [v.name for v in sweep.variants]
+    if isinstance(keep_runs, bool):
+        keep = set(names) if keep_runs else set()
+    else:
+        keep = {str(k) for k in keep_runs}
+        unknown = sorted(keep - set(names))
+        if unknown:
+            raise InputError(
+                f"keep_runs names variants the sweep does not have: {unknown[:10]}; they are "
+                f"{names[0]} ... {names[-1]}"
+            )
     (folder / "variants").mkdir(parents=True, exist_ok=True)
     fingerprints: dict[Path, str] = {}
     keys = [variant_key(v.scenario, fingerprints=fingerprints) for v in sweep.variants]
     rows: dict[int, dict] = {}
     for i, (v, key) in enumerate(zip(sweep.variants, keys, strict=True)):
         saved = folder / "variants" / f"{key}.json"
-        if saved.exists() and (not keep_runs or (folder / "runs" / v.name / "metrics.json").exists()):
+        if saved.exists() and (v.name not in keep or (folder / "runs" / v.name / "metrics.json").exists()):
             rows[i] = json.loads(saved.read_text(encoding="utf-8"))
     todo = [i for i in range(len(sweep.variants)) if i not in rows]
     log.info(
@@ -707,7 +719,7 @@ def run_sweep(
         if own:
             client, cluster = _client(scheduler, workers, connect_timeout_s)
         try:
-            rows.update(_run_on(client, sweep, todo, keys, folder, keep_runs=keep_runs, progress=progress))
+            rows.update(_run_on(client, sweep, todo, keys, folder, keep=keep, progress=progress))
         finally:
             if own:
                 client.close()
@@ -726,10 +738,9 @@ def run_sweep(
     return SweepResult(sweep=sweep, table=table, folder=folder, charts=tuple(charts))
 
 
-def _run_on(client, sweep: Sweep, todo: list[int], keys: list[str], folder: Path, *, keep_runs, progress):
+def _run_on(client, sweep: Sweep, todo: list[int], keys: list[str], folder: Path, *, keep: set, progress):
     """Submit the shared work and the variants; collect rows as they finish (saving each one)."""
     from distributed import as_completed
-    from tqdm.auto import tqdm
 
     futures = {}
     for base in sweep.bases:
@@ -756,13 +767,17 @@ def _run_on(client, sweep: Sweep, todo: list[int], keys: list[str], folder: Path
             )
             for i in members:
                 v = sweep.variants[i]
-                runs_dir = str(folder / "runs" / v.name) if keep_runs else None
+                runs_dir = str(folder / "runs" / v.name) if v.name in keep else None
                 fut = client.submit(
                     _variant_task, prepared, times, v.scenario, runs_dir, key=f"variant-{keys[i]}", pure=False
                 )
                 futures[fut] = i
     rows: dict[int, dict] = {}
-    bar = tqdm(total=len(futures), unit="variant", desc=f"sweep {sweep.name}", disable=not progress)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(futures), unit="variant", desc=f"sweep {sweep.name}")
     for fut in as_completed(list(futures)):
         i = futures[fut]
         v = sweep.variants[i]
@@ -775,9 +790,11 @@ def _run_on(client, sweep: Sweep, todo: list[int], keys: list[str], folder: Path
             row.update(outcome="done", error="")
             (folder / "variants" / f"{keys[i]}.json").write_text(json.dumps(row), encoding="utf-8")
             rows[i] = row
-        bar.update(1)
+        if bar is not None:
+            bar.update(1)
         fut.release()
-    bar.close()
+    if bar is not None:
+        bar.close()
     return rows
 
 
