@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 demand points a community, 500 candidates")
     parser.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
     args = parser.parse_args()
+    import distributed  # noqa: F401  (its logging set-up first, then quiet it)
+
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("distributed").setLevel(logging.ERROR)
     points, candidates = (2, 500) if args.quick else (6, 2000)
