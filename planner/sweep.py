@@ -438,13 +438,16 @@ def _should_cover_more(axis: str, a: Any, b: Any) -> bool:
 def _quantities(scenario: Scenario) -> list[tuple[str, str, str]]:
     """(label, objective column, bound column) compared across variants of this scenario.
 
-    Tiers solved apart are compared one by one (a maximin equity tier is not: lifting the worst area may
-    cost total coverage); tiers solved together by their joint objective.
+    Tiers solved apart are compared one by one when their model maximises coverage (a maximin equity tier is
+    not: lifting the worst area may cost total coverage; nor a model that minimises walks or counts sites);
+    tiers solved together by their joint objective.
     """
     if scenario.joint is not None:
         return [("both tiers", "objective", "bound")]
     return [
-        (t.name, f"objective_{t.name}", f"bound_{t.name}") for t in scenario.tiers if not t.equity_maximin
+        (t.name, f"objective_{t.name}", f"bound_{t.name}")
+        for t in scenario.tiers
+        if not t.equity_maximin and getattr(t, "model", "mclp") == "mclp"
     ]
 
 

@@ -418,3 +418,26 @@ def test_a_worker_dying_mid_sweep_loses_nothing(folder, grid_run, tmp_path):
     pd.testing.assert_series_equal(
         table.loc[done, "objective"], grid_run.table.loc[done, "objective"], check_exact=True
     )
+
+
+def test_several_bases(folder, client, grid_run, tmp_path):
+    """Each base is prepared on its own; a variant's key ignores the names, not the parameters."""
+    slow = BASE.replace('name = "example"', 'name = "slow"').replace("speed_mps = 1.0", "speed_mps = 0.76")
+    (folder / "slow.toml").write_text(slow, encoding="utf-8")
+    sweep = _sweep(
+        folder,
+        """\
+        bases = ["base.toml", "slow.toml"]
+        [[variants]]
+        "tiers.centre.new" = 2
+        "tiers.centre.threshold_min" = 5
+        """,
+    )
+    result = run_sweep(sweep, tmp_path, client=client)
+    table = result.table
+    assert list(table["base"]) == ["example", "slow"]
+    # the same parameters as the grid's first variant (0.76 m/s, 2 centres, 5 min): the same key and plan
+    assert table.loc["v0002", "key"] == grid_run.table.loc["v0001", "key"]
+    assert table.loc["v0002", "objective"] == grid_run.table.loc["v0001", "objective"]
+    assert table.loc["v0001", "key"] == grid_run.table.loc["v0005", "key"]  # 1.0 m/s, 2 centres, 5 min
+    assert table.loc["v0001", "objective"] > table.loc["v0002", "objective"]
