@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from planner._errors import DataError, InputError
+from planner._errors import DataError, InputError, PlannerWarning
 from planner._validate import first_ids, raise_if
 from planner.coords import utm_crs_of
 from planner.io import read_points
+from planner.network.core import OSM_LICENCE
+from planner.provenance import Source, provenance_of, with_provenance
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,15 @@ SHENYANG_SHARE_60PLUS = 0.2705
 
 #: Centre of Shenyang (WGS84 lon, lat), near the old city and Zhongjie; urban density decays from here.
 SHENYANG_CENTRE = (123.43, 41.80)
+
+#: What `estimated_demand` is (`planner.provenance`): census totals at estimated positions.
+ESTIMATED_POSITIONS = Source(
+    "demand",
+    real=False,
+    what="ESTIMATED demand positions (census totals spread over communities)",
+    what_zh="估计的需求位置（普查人口分配到社区）",
+    origin="planner.demand.estimated_demand",
+)
 
 #: Metric CRS used to place estimated points (UTM zone 51N covers 120-126 E).
 SHENYANG_UTM = "EPSG:32651"
@@ -118,13 +130,14 @@ def demand_from_file(
     crs=None,
     lon: str | None = None,
     lat: str | None = None,
+    layer: str | int | None = None,
 ):
     """Read demand points (or polygons, replaced by a point inside each) from a file.
 
     Parameters
     ----------
     path
-        Any format `planner.io.read_points` reads (CSV, GeoJSON, GeoPackage, Shapefile, GeoParquet).
+        Any format `planner.io.read_points` reads (CSV, Excel, GeoJSON, GeoPackage, Shapefile, GeoParquet).
     id
         Column of unique ids (the index ``demand_id``); None numbers the rows from 0.
     weight
@@ -134,6 +147,9 @@ def demand_from_file(
         (see `read_points`).
     lon, lat
         CSV coordinate columns, if not found automatically.
+    layer
+        The sheet of an Excel workbook (name or number) or the layer of a GeoPackage; None: the only sheet
+        (several sheets: an error that lists them) or the first layer.
 
     Returns
     -------
@@ -142,7 +158,15 @@ def demand_from_file(
     ``stand_in=False``.
     """
     gdf = read_points(
-        path, id=id, weight=weight, crs=crs, lon=lon, lat=lat, index_name="demand_id", as_points=True
+        path,
+        id=id,
+        weight=weight,
+        crs=crs,
+        lon=lon,
+        lat=lat,
+        index_name="demand_id",
+        as_points=True,
+        layer=layer,
     )
     if weight is None:
         if "weight" in gdf.columns:
@@ -157,6 +181,8 @@ def demand_from_file(
     gdf["source"] = "file"
     gdf["stand_in"] = False
     gdf.attrs.update(source="file", stand_in=False)
+    name = Path(path).name
+    gdf = with_provenance(gdf, Source("demand", real=True, what=f"demand points from {name}", origin=name))
     log.info("demand from file: %d points, total weight %s", len(gdf), f"{gdf['weight'].sum():,.0f}")
     return gdf
 
@@ -167,6 +193,61 @@ def _levels(values: pd.Series) -> pd.Series:
     first = values.astype("string").str.extract(r"^\s*([0-9]+(?:\.[0-9]+)?)", expand=False)
     levels = pd.to_numeric(first, errors="coerce").astype(float)
     return levels.where(levels > 0)
+
+
+def _homes(path: Path, bounding_box, default_levels, untyped):
+    """Residential buildings of a ``.pbf`` with their storeys and floor area (m²); and how many buildings."""
+    import pyrosm
+
+    levels_map = dict(RESIDENTIAL_LEVELS)
+    levels_map["yes"] = UNTYPED_LEVELS
+    if isinstance(default_levels, Mapping):
+        levels_map.update({str(k): float(v) for k, v in default_levels.items()})
+    elif default_levels is not None:
+        if not float(default_levels) > 0:
+            raise InputError(f"`default_levels` must be > 0 storeys, got {default_levels!r}")
+        levels_map = dict.fromkeys(levels_map, float(default_levels))
+
+    try:
+        osm = pyrosm.OSM(str(path), bounding_box=bounding_box, complete_relations=bounding_box is not None)
+        buildings = osm.get_buildings()
+    except Exception as err:  # pyrosm raises generic errors on non-pbf input
+        raise DataError(
+            f"could not read buildings from {path.name} ({err}); is it an .osm.pbf file?"
+        ) from err
+    if buildings is None or len(buildings) == 0:
+        raise DataError(f"{path.name} holds no buildings (in the bounding box given)")
+    btype = buildings["building"].astype("string").fillna("yes")
+    residential = np.array(btype.isin(list(RESIDENTIAL_LEVELS)), dtype=bool)
+    if untyped:
+        other = np.zeros(len(buildings), dtype=bool)
+        for tag in NON_RESIDENTIAL_TAGS:
+            if tag in buildings.columns:
+                other |= buildings[tag].notna().to_numpy()
+        residential = residential | (np.array(btype == "yes", dtype=bool) & ~other)
+    homes = buildings.loc[residential].copy()
+    homes = homes[homes.geometry.notna() & homes.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if homes.empty:
+        raise DataError(
+            f"{path.name} has {len(buildings):,} buildings but none is residential "
+            f"(building={', '.join(RESIDENTIAL_LEVELS)}); pass untyped=True to count building=yes too"
+        )
+    homes = homes.set_crs(4326, allow_override=True)
+    utm = utm_crs_of(homes)
+    area_m2 = homes.to_crs(utm).area.to_numpy()
+    tagged = (
+        _levels(homes["building:levels"])
+        if "building:levels" in homes.columns
+        else pd.Series(np.nan, index=homes.index)
+    )
+    kind = homes["building"].astype("string").fillna("yes")
+    default = kind.map(levels_map).astype(float).fillna(UNTYPED_LEVELS)
+    levels = tagged.fillna(default).to_numpy()
+    floor = area_m2 * levels
+    if not floor.sum() > 0:
+        raise DataError(f"the residential buildings of {path.name} have no floor area")
+    homes = homes.assign(building=kind.to_numpy(), levels=levels)
+    return homes, floor, tagged, len(buildings)
 
 
 def demand_from_buildings(
@@ -204,9 +285,6 @@ def demand_from_buildings(
     GeoDataFrame in WGS84, index ``demand_id`` (``"way/<osm id>"``), columns osm_id, building, levels,
     levels_source ("tag" or "default"), floor_area_m2, weight, source ("osm-buildings"), stand_in (False).
     """
-    import geopandas as gpd
-    import pyrosm
-
     path = Path(pbf_path)
     if not path.exists():
         raise InputError(f"`pbf_path` {str(path)!r} does not exist; give the path of an .osm.pbf file")
@@ -216,63 +294,254 @@ def demand_from_buildings(
         raise InputError(f"`population` must be a number of people > 0, got {population!r}") from None
     if not np.isfinite(population) or population <= 0:
         raise InputError(f"`population` must be a number of people > 0, got {population!r}")
-    levels_map = dict(RESIDENTIAL_LEVELS)
-    levels_map["yes"] = UNTYPED_LEVELS
-    if isinstance(default_levels, Mapping):
-        levels_map.update({str(k): float(v) for k, v in default_levels.items()})
-    elif default_levels is not None:
-        if not float(default_levels) > 0:
-            raise InputError(f"`default_levels` must be > 0 storeys, got {default_levels!r}")
-        levels_map = dict.fromkeys(levels_map, float(default_levels))
-
-    try:
-        buildings = pyrosm.OSM(str(path), bounding_box=bounding_box).get_buildings()
-    except Exception as err:  # pyrosm raises generic errors on non-pbf input
-        raise DataError(
-            f"could not read buildings from {path.name} ({err}); is it an .osm.pbf file?"
-        ) from err
-    if buildings is None or len(buildings) == 0:
-        raise DataError(f"{path.name} holds no buildings (in the bounding box given)")
-    btype = buildings["building"].astype("string").fillna("yes")
-    residential = np.array(btype.isin(list(RESIDENTIAL_LEVELS)), dtype=bool)
-    if untyped:
-        other = np.zeros(len(buildings), dtype=bool)
-        for tag in NON_RESIDENTIAL_TAGS:
-            if tag in buildings.columns:
-                other |= buildings[tag].notna().to_numpy()
-        residential = residential | (np.array(btype == "yes", dtype=bool) & ~other)
-    homes = buildings.loc[residential].copy()
-    homes = homes[homes.geometry.notna() & homes.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if homes.empty:
-        raise DataError(
-            f"{path.name} has {len(buildings):,} buildings but none is residential "
-            f"(building={', '.join(RESIDENTIAL_LEVELS)}); pass untyped=True to count building=yes too"
-        )
-    homes = homes.set_crs(4326, allow_override=True)
-    utm = utm_crs_of(homes)
-    area_m2 = homes.to_crs(utm).area.to_numpy()
-    tagged = (
-        _levels(homes["building:levels"])
-        if "building:levels" in homes.columns
-        else pd.Series(np.nan, index=homes.index)
-    )
-    kind = homes["building"].astype("string").fillna("yes")
-    default = kind.map(levels_map).astype(float).fillna(UNTYPED_LEVELS)
-    levels = tagged.fillna(default).to_numpy()
-    floor = area_m2 * levels
+    homes, floor, tagged, n_buildings = _homes(path, bounding_box, default_levels, untyped)
     total = floor.sum()
-    if not total > 0:
-        raise DataError(f"the residential buildings of {path.name} have no floor area")
+    out = _building_points(path, homes, floor, tagged, population * floor / total)
+    log.info(
+        "demand from buildings: %d residential buildings (%d with a levels tag, %d without area: weight 0) "
+        "of %d, %s m2 floor area, %s people",
+        len(out),
+        int((out["levels_source"] == "tag").sum()),
+        int((out["floor_area_m2"] <= 0).sum()),
+        n_buildings,
+        f"{total:,.0f}",
+        f"{population:,.0f}",
+    )
+    return out
+
+
+#: About this many points per area, on a regular grid, when an area has no residential building
+#: (`demand_by_area`; the grid step is sqrt(area / this), so the count inside the area varies a little).
+FALLBACK_POINTS_PER_AREA = 20
+
+
+def demand_by_area(
+    pbf_path,
+    areas,
+    *,
+    population: str | Mapping[str, float] = "population",
+    share_60plus: str | float | None = None,
+    name: str = "name",
+    default_levels: float | Mapping[str, float] | None = None,
+    untyped: bool | None = None,
+):
+    """Census totals per area spread over the area's residential buildings by floor area.
+
+    Each area (district, sub-district) receives exactly its total: ``population x share_60plus`` older
+    residents, spread over the residential buildings whose point lies inside it in proportion to floor
+    area (footprint x storeys, as `demand_from_buildings`). An area without any residential building gets
+    the same total on about `FALLBACK_POINTS_PER_AREA` points on a regular grid inside it, marked
+    ``stand_in=True`` and ``position_source="estimated"``, and a `PlannerWarning` names those areas. Homes
+    outside every area are not counted (the log says how many).
+
+    Parameters
+    ----------
+    pbf_path
+        An ``.osm.pbf`` extract covering the areas.
+    areas
+        GeoDataFrame of polygons (any CRS) with a unique `name` column.
+    population
+        Column of `areas` holding each area's census population, or a mapping ``{area name: population}``
+        (then every name must match an area, and every area must have a total).
+    share_60plus
+        Share of residents aged 60+: a number in (0, 1], or a column of `areas`; None: 1 (the totals are
+        spread as given).
+    name
+        Column of `areas` with their names (ids kept as text).
+    default_levels, untyped
+        As in `demand_from_buildings` (``untyped=True`` counts ``building=yes`` as homes where buildings
+        carry no residential type, as is common in China).
+
+    Returns
+    -------
+    GeoDataFrame in WGS84, index ``demand_id``, columns as `demand_from_buildings` plus ``area_name``,
+    ``position_source`` ("building" or "estimated"); ``weight`` sums to each area's total. Its
+    ``attrs["provenance"]`` lists the buildings (real, ODbL), the census totals and, if any area fell back,
+    the estimated positions (a stand-in).
+
+    Raises
+    ------
+    InputError
+        Bad areas, population or share, or census names that match no area (named).
+    DataError
+        The file has no residential building at all (the message suggests ``untyped=True``).
+    """
+    import geopandas as gpd
+
+    path = Path(pbf_path)
+    if not path.exists():
+        raise InputError(f"`pbf_path` {str(path)!r} does not exist; give the path of an .osm.pbf file")
+    totals, names, polygons = _area_totals(areas, population, share_60plus, name)
+    homes, floor, tagged, n_buildings = _homes(path, list(polygons.total_bounds), default_levels, untyped)
+    points = homes.geometry.representative_point()
+    hit_home, hit_area = polygons.sindex.query(points.to_numpy(), predicate="within")
+    area_of = np.full(len(homes), -1, dtype=np.int64)
+    area_of[hit_home[::-1]] = hit_area[::-1]  # the first area wins where areas overlap
+    inside = area_of >= 0
+    area_floor = np.bincount(area_of[inside], weights=floor[inside], minlength=len(names))
+    weight = np.zeros(len(homes))
+    has = inside & (area_floor[np.maximum(area_of, 0)] > 0)
+    weight[has] = totals[area_of[has]] * floor[has] / area_floor[area_of[has]]
+    out = _building_points(path, homes.loc[has], floor[has], tagged.loc[has], weight[has])
+    kept = homes.loc[has]
+    kept_ids = (kept["osm_type"].astype(str) if "osm_type" in kept.columns else "way") + "/"
+    kept_ids = kept_ids + kept["id"].astype("int64").astype(str)
+    out["area_name"] = pd.Series(names[area_of[has]], index=kept_ids.to_numpy()).reindex(out.index).to_numpy()
+    out["position_source"] = "building"
+    empty = np.flatnonzero(area_floor <= 0)
+    parts = [out]
+    if len(empty):
+        parts.append(_grid_points(polygons.iloc[empty], names[empty], totals[empty]))
+        warnings.warn(
+            f"{len(empty):,} areas have no residential building in {path.name}: "
+            f"{first_ids(pd.Index(names[empty]))}; their totals are placed on "
+            f"about {FALLBACK_POINTS_PER_AREA} ESTIMATED positions each (stand_in=True); add buildings to "
+            "OSM or pass untyped=True if their homes are mapped as building=yes",
+            PlannerWarning,
+            stacklevel=2,
+        )
+    result = gpd.GeoDataFrame(pd.concat(parts), crs=4326)
+    result.index.name = "demand_id"
+    records = list(provenance_of(out).sources)
+    if len(empty):
+        records.append(
+            Source(
+                "demand",
+                real=False,
+                what=f"ESTIMATED demand positions in {len(empty):,} areas without buildings",
+                what_zh=f"{len(empty):,} 个无建筑区域的需求位置为估计值",
+                origin="planner.demand.demand_by_area",
+            )
+        )
+    result = with_provenance(result, provenance_of(areas), *records)
+    log.info(
+        "demand by area: %s people in %d areas over %d residential buildings (%d of %d buildings read lie "
+        "outside every area, not counted); %d areas on estimated positions",
+        f"{totals.sum():,.0f}",
+        len(names),
+        int(has.sum()),
+        int((~inside).sum()),
+        n_buildings,
+        len(empty),
+    )
+    return result
+
+
+def _area_totals(areas, population, share_60plus, name: str):
+    """Per area: the total to spread, its name (text) and the polygons in WGS84; or one `InputError`."""
+    import geopandas as gpd
+
+    if not isinstance(areas, gpd.GeoDataFrame) or areas.crs is None:
+        raise InputError(
+            "`areas` must be a GeoDataFrame of polygons with a CRS (e.g. districts with a population "
+            f"column), got {type(areas).__name__}"
+        )
+    problems = []
+    if name not in areas.columns:
+        problems.append(f"`name` column {name!r} is not in `areas`; columns are {list(areas.columns)}")
+        raise_if(problems, "demand_by_area")
+    names = areas[name].astype(str).to_numpy()
+    if pd.Index(names).has_duplicates:
+        problems.append(f"area names repeat: {first_ids(pd.Index(names)[pd.Index(names).duplicated()])}")
+    if isinstance(population, Mapping):
+        given = {str(k): v for k, v in population.items()}
+        unknown = sorted(set(given) - set(names))
+        missing = [n for n in names if n not in given]
+        if unknown:
+            problems.append(
+                f"census totals for names that match no area: {first_ids(pd.Index(unknown))}; area names "
+                f"are {first_ids(pd.Index(names))}"
+            )
+        if missing:
+            problems.append(f"areas without a census total: {first_ids(pd.Index(missing))}")
+        pop = pd.to_numeric(pd.Series([given.get(n, np.nan) for n in names]), errors="coerce").to_numpy()
+    elif population in areas.columns:
+        pop = pd.to_numeric(areas[population], errors="coerce").to_numpy(dtype=float)
+    else:
+        problems.append(
+            f"`population` {population!r} is neither a column of `areas` ({list(areas.columns)}) nor a "
+            "mapping {area name: population}"
+        )
+        pop = np.zeros(len(areas))
+    bad = ~(np.isfinite(pop) & (pop >= 0))
+    if bad.any() and not any("census" in p for p in problems):
+        problems.append(
+            f"population must be a number >= 0 in every area; not in {first_ids(pd.Index(names[bad]))}"
+        )
+    if share_60plus is None:
+        share = np.ones(len(areas))
+    elif isinstance(share_60plus, str):
+        if share_60plus not in areas.columns:
+            problems.append(f"`share_60plus` column {share_60plus!r} is not in `areas`")
+            share = np.ones(len(areas))
+        else:
+            share = pd.to_numeric(areas[share_60plus], errors="coerce").to_numpy(dtype=float)
+    else:
+        share = np.full(len(areas), float(share_60plus))
+    if not ((share > 0) & (share <= 1)).all():
+        problems.append(f"`share_60plus` must be a share in (0, 1], got {share_60plus!r}")
+    raise_if(problems, "demand_by_area")
+    polygons = areas.geometry.to_crs(4326).reset_index(drop=True)
+    return pop * share, names, polygons
+
+
+def _grid_points(polygons, names: np.ndarray, totals: np.ndarray):
+    """`FALLBACK_POINTS_PER_AREA` points on a regular grid inside each area, sharing its total."""
+    import geopandas as gpd
+    import shapely
+
+    utm = utm_crs_of(polygons)
+    metric = polygons.to_crs(utm)
+    rows = []
+    for poly, area_name, total in zip(metric.to_numpy(), names, totals, strict=True):
+        step = np.sqrt(poly.area / FALLBACK_POINTS_PER_AREA)
+        x0, y0, x1, y1 = poly.bounds
+        gx, gy = np.meshgrid(np.arange(x0 + step / 2, x1, step), np.arange(y0 + step / 2, y1, step))
+        xy = np.column_stack([gx.ravel(), gy.ravel()])
+        xy = xy[shapely.contains_xy(poly, xy[:, 0], xy[:, 1])]
+        if len(xy) == 0:
+            point = shapely.point_on_surface(poly)
+            xy = np.array([[point.x, point.y]])
+        for k, (x, y) in enumerate(xy):
+            rows.append(
+                {
+                    "id": f"estimated/{area_name}/{k + 1:03d}",
+                    "x": x,
+                    "y": y,
+                    "area_name": area_name,
+                    "weight": total / len(xy),
+                }
+            )
+    table = pd.DataFrame(rows)
+    geometry = gpd.GeoSeries(gpd.points_from_xy(table["x"], table["y"]), crs=utm).to_crs(4326)
+    return gpd.GeoDataFrame(
+        {
+            "weight": table["weight"].to_numpy(),
+            "area_name": table["area_name"].to_numpy(),
+            "position_source": "estimated",
+            "source": "estimated",
+            "stand_in": True,
+        },
+        geometry=geometry.to_numpy(),
+        index=pd.Index(table["id"].to_numpy(), name="demand_id"),
+        crs=4326,
+    )
+
+
+def _building_points(path: Path, homes, floor: np.ndarray, tagged: pd.Series, weight: np.ndarray):
+    """One demand point per home (inside its footprint), index ``demand_id`` ``"<osm type>/<id>"``, sorted."""
+    import geopandas as gpd
+
     osm_type = homes["osm_type"].astype(str) if "osm_type" in homes.columns else "way"
     ids = osm_type + "/" + homes["id"].astype("int64").astype(str)
     out = gpd.GeoDataFrame(
         {
             "osm_id": homes["id"].astype("int64").to_numpy(),
-            "building": kind.to_numpy(),
-            "levels": levels,
+            "building": homes["building"].to_numpy(),
+            "levels": homes["levels"].to_numpy(),
             "levels_source": np.where(tagged.notna().to_numpy(), "tag", "default"),
             "floor_area_m2": floor,
-            "weight": population * floor / total,
+            "weight": weight,
             "source": "osm-buildings",
             "stand_in": False,
         },
@@ -285,17 +554,17 @@ def demand_from_buildings(
         raise DataError(f"{path.name} has duplicate building ids {first_ids(dup)}")
     out = out.sort_index()
     out.attrs.update(source="osm-buildings", stand_in=False)
-    log.info(
-        "demand from buildings: %d residential buildings (%d with a levels tag, %d without area: weight 0) "
-        "of %d, %s m2 floor area, %s people",
-        len(out),
-        int((out["levels_source"] == "tag").sum()),
-        int((out["floor_area_m2"] <= 0).sum()),
-        len(buildings),
-        f"{total:,.0f}",
-        f"{population:,.0f}",
+    return with_provenance(
+        out,
+        Source(
+            "demand",
+            real=True,
+            what=f"residential buildings of {path.name} (OpenStreetMap), weighted by floor area",
+            what_zh=f"OpenStreetMap 住宅建筑（{path.name}），按建筑面积分配",
+            origin=path.name,
+            licence=OSM_LICENCE,
+        ),
     )
-    return out
 
 
 # ------------------------------------------------------------------------------------- estimated stand-in
@@ -532,6 +801,7 @@ def estimated_demand(
     out = gpd.GeoDataFrame(table, geometry=geometry).to_crs(4326)
     out = out.set_index("demand_id").sort_index()
     out.attrs.update(source="estimated", stand_in=True)
+    out = with_provenance(out, ESTIMATED_POSITIONS)
     log.info(
         "estimated demand (STAND-IN, positions estimated): %d block points of %d communities "
         "in %d districts, "

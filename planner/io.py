@@ -1,8 +1,9 @@
 """Reading point (or polygon) layers from CSV and vector files, in any datum, into WGS84 GeoDataFrames.
 
 Formats (by file suffix): CSV/TSV/TXT (``.csv``, ``.tsv``, ``.txt``; UTF-8, or GB18030 for files saved by
-Chinese Excel), GeoJSON (``.geojson``, ``.json``), GeoPackage (``.gpkg``), Shapefile (``.shp``, or ``.zip``
-holding one) and GeoParquet (``.parquet``, ``.geoparquet``).
+Chinese Excel), Excel workbooks (``.xlsx``, ``.xlsm``; one sheet, one header row), GeoJSON (``.geojson``,
+``.json``), GeoPackage (``.gpkg``), Shapefile (``.shp``, or ``.zip`` holding one) and GeoParquet
+(``.parquet``, ``.geoparquet``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from planner.coords import datum_crs, parse_datum, to_wgs84
 log = logging.getLogger(__name__)
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip")
 PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 
@@ -54,6 +56,52 @@ def _read_csv(path: Path) -> pd.DataFrame:
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
             raise InputError(f"{path.name} is not a readable CSV table ({err}); check the file") from None
     raise InputError(f"{path.name} is neither UTF-8 nor GB18030 text; save it as UTF-8 CSV")
+
+
+def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
+    """One sheet of a workbook as a table; several sheets need `sheet`, merged header cells are refused."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=False, data_only=True)
+    except Exception as err:  # openpyxl raises zipfile / KeyError / InvalidFileException
+        raise InputError(
+            f"{path.name} could not be read as an Excel workbook ({err}); check the file"
+        ) from err
+    names = book.sheetnames
+    if sheet is None:
+        if len(names) > 1:
+            raise InputError(
+                f"{path.name} has {len(names)} sheets {names}; say which one holds the table with "
+                f"layer={names[0]!r} (or its number, 0 for the first)"
+            )
+        sheet = names[0]
+    if isinstance(sheet, int) and not isinstance(sheet, bool):
+        if not 0 <= sheet < len(names):
+            raise InputError(f"`layer` {sheet} is not a sheet number of {path.name}; it has sheets {names}")
+        sheet = names[sheet]
+    if sheet not in names:
+        raise InputError(f"`layer` {sheet!r} is not a sheet of {path.name}; its sheets are {names}")
+    ws = book[sheet]
+    header_merges = sorted(str(r) for r in ws.merged_cells.ranges if r.min_row <= 2)  # a header over 2 rows
+    if header_merges:
+        raise InputError(
+            f"{path.name} sheet {sheet!r} has merged header cells ({', '.join(header_merges)}); unmerge "
+            "them so that the first row gives one name per column (e.g. lon, lat, name), then save again"
+        )
+    rows = list(ws.values)
+    if not rows or not any(v is not None for v in rows[0]):
+        raise InputError(f"{path.name} sheet {sheet!r} has no header row; put the column names in row 1")
+    header = ["" if v is None else str(v).strip() for v in rows[0]]
+    body = [r for r in rows[1:] if any(v is not None for v in r)]
+    used = [i for i, h in enumerate(header) if h or any(r[i] is not None for r in body)]
+    blank = [i for i in used if not header[i]]
+    if blank:
+        raise InputError(
+            f"{path.name} sheet {sheet!r} has columns without a name in row 1 (column numbers "
+            f"{[i + 1 for i in blank]}); give every column a name"
+        )
+    return pd.DataFrame([[r[i] for i in used] for r in body], columns=[header[i] for i in used])
 
 
 def _find_xy(df: pd.DataFrame, lon: str | None, lat: str | None, path: Path) -> tuple[str, str]:
@@ -94,7 +142,7 @@ def read_points(
     Parameters
     ----------
     path
-        CSV/TSV/TXT, GeoJSON, GeoPackage, Shapefile (or a zip of one), or GeoParquet file.
+        CSV/TSV/TXT, Excel (``.xlsx``), GeoJSON, GeoPackage, Shapefile (or a zip of one), or GeoParquet file.
     id
         Column holding unique ids; it becomes the index. None numbers the rows 0, 1, 2, ...
     weight
@@ -112,7 +160,8 @@ def read_points(
         True replaces polygons and lines by a representative point inside each (points stay as they are).
         None (the default) is False: geometries are kept.
     layer
-        GeoPackage layer name or number; None reads the first layer.
+        GeoPackage layer name or number; None reads the first layer. For an Excel workbook, the sheet name or
+        number (0 = the first); None when it has one sheet.
 
     Returns
     -------
@@ -132,8 +181,8 @@ def read_points(
         raise InputError(f"`path` {str(path)!r} does not exist; check the file name and folder")
     suffix = path.suffix.lower()
     datum = parse_datum(crs, name="crs") if crs is not None else None
-    if suffix in CSV_SUFFIXES:
-        df = _read_csv(path)
+    if suffix in CSV_SUFFIXES or suffix in EXCEL_SUFFIXES:
+        df = _read_csv(path) if suffix in CSV_SUFFIXES else _read_excel(path, layer)
         if datum is None:
             raise InputError(
                 f"`crs` is needed for {path.name}: a CSV file does not say what its coordinates are; pass "
@@ -174,7 +223,7 @@ def read_points(
     else:
         raise InputError(
             f"`path` {path.name!r} has an unknown format {suffix!r}; use one of "
-            f"{', '.join(CSV_SUFFIXES + VECTOR_SUFFIXES + PARQUET_SUFFIXES)}"
+            f"{', '.join(CSV_SUFFIXES + EXCEL_SUFFIXES + VECTOR_SUFFIXES + PARQUET_SUFFIXES)}"
         )
 
     problems = []

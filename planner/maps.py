@@ -24,9 +24,20 @@ symbols). The page then asks nothing of the network; without tiles it has a plai
 
 Tiles
 -----
-Online, the default background is OpenStreetMap, whose Web Mercator tiles match the WGS84 overlays. Never
-use Gaode/AMap or Tencent tiles, which are drawn in GCJ-02, nor Baidu tiles (BD-09): WGS84 overlays on them
-are shifted by hundreds of metres. `plan_map` refuses tile URLs from those providers.
+Online, the default background is OpenStreetMap, whose Web Mercator tiles match the WGS84 overlays. For
+mainland China two more are built in: ``tiles="tianditu"`` (or ``"tianditu-img"``, imagery), the national
+Tianditu map in CGCS2000, which lines up with WGS84 within centimetres to a metre, with labels; it needs the
+user's own key (``tiles_key=`` or the environment variable ``TIANDITU_KEY``; register at
+https://console.tianditu.gov.cn). And ``tiles="gaode"`` (or any Gaode/AMap tile URL): those tiles are drawn in
+GCJ-02, so every overlay is converted from WGS84 to GCJ-02 for display (`planner.coords.wgs84_to_gcj02`), and
+the data files stay WGS84. Tencent (GCJ-02, flipped rows) and Baidu (BD-09, its own projection) tiles are
+refused: WGS84 overlays on them would be shifted by hundreds of metres.
+
+Controls
+--------
+The title box, the layer list and the legend fold away (click their heading, or the layer icon); on a small
+screen (under 900 x 700 pixels) they start folded, and a layer list taller than the map starts folded. The
+scale bar sits at the bottom right, above the zoom buttons, clear of the layer list.
 """
 
 from __future__ import annotations
@@ -82,7 +93,34 @@ SIMPLIFY_DEG = 1e-5
 COORD_DECIMALS = 6
 
 _TIER_KEYS = ("name", "threshold_min", "colour")
-_SHIFTED_TILES = ("autonavi", "amap", "gaode", "map.qq.com", "gtimg", "baidu", "bdimg", "bdstatic")
+_SHIFTED_TILES = ("map.qq.com", "gtimg", "baidu", "bdimg", "bdstatic")
+_GCJ_TILES = ("autonavi", "amap", "gaode")
+#: Built-in background tiles for mainland China (see the module docstring); ``{key}`` is the user's key.
+CHINA_TILES = {
+    "tianditu": {
+        "url": "https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk={key}",
+        "labels": "https://t{s}.tianditu.gov.cn/DataServer?T=cva_w&x={x}&y={y}&l={z}&tk={key}",
+        "subdomains": "01234567",
+        "attr": "&copy; 天地图 Tianditu (国家地理信息公共服务平台)",
+        "max_zoom": 18,
+    },
+    "tianditu-img": {
+        "url": "https://t{s}.tianditu.gov.cn/DataServer?T=img_w&x={x}&y={y}&l={z}&tk={key}",
+        "labels": "https://t{s}.tianditu.gov.cn/DataServer?T=cia_w&x={x}&y={y}&l={z}&tk={key}",
+        "subdomains": "01234567",
+        "attr": "&copy; 天地图 Tianditu (国家地理信息公共服务平台)",
+        "max_zoom": 18,
+    },
+    "gaode": {
+        "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+        "labels": None,
+        "subdomains": "1234",
+        "attr": "&copy; 高德地图 AutoNavi (GCJ-02; overlays converted for display)",
+        "max_zoom": 18,
+    },
+}
+#: Environment variable holding the user's Tianditu key.
+TIANDITU_KEY_ENV = "TIANDITU_KEY"
 _STATUS_LABEL = {
     "new": "New sites (chosen)",
     "upgraded": "Upgraded sites (chosen)",
@@ -116,6 +154,7 @@ def plan_map(
     summary: Mapping[str, str] | None = None,
     offline: bool | None = None,
     tiles=None,
+    tiles_key: str | None = None,
 ):
     """Draw a plan on a folium map: demand by walk time, sites, service areas, districts, legend and banner.
 
@@ -159,8 +198,13 @@ def plan_map(
         variable ``PLANNER_OFFLINE`` is ``1``.
     tiles
         Background tiles as folium takes them (a name, URL template, ``folium.TileLayer`` or xyzservices
-        provider). Default: none offline (a plain background), OpenStreetMap online. Gaode/AMap, Tencent
-        (GCJ-02) and Baidu (BD-09) tiles are refused: WGS84 overlays are shifted on them.
+        provider), or one of `CHINA_TILES`: ``"tianditu"``, ``"tianditu-img"`` (need ``tiles_key``),
+        ``"gaode"``. Default: none offline (a plain background), OpenStreetMap online. On Gaode/AMap tiles
+        (by name or URL) every overlay is drawn converted to GCJ-02; Tencent and Baidu tiles are refused
+        (see the module docstring).
+    tiles_key
+        The user's Tianditu key for ``tiles="tianditu"`` / ``"tianditu-img"`` (default: the environment
+        variable ``TIANDITU_KEY``).
 
     Returns
     -------
@@ -182,6 +226,7 @@ def plan_map(
     if districts is not None:
         problems += _layer_problems(districts, "districts", geom="polygon")
     problems += _tile_problems(tiles)
+    tiles, labels, gcj02 = _china_tiles(tiles, tiles_key, problems)
     raise_if(problems, "`plan_map` inputs")
 
     tier_list = _resolve_tiers(tiers, demand, service_areas)
@@ -206,6 +251,8 @@ def plan_map(
     raise_if(
         [p for key, gdf in wgs.items() if gdf is not None for p in _range_problems(gdf, key)], "`plan_map`"
     )
+    if gcj02:  # drawn on GCJ-02 tiles: every overlay shifted as those tiles are (display only)
+        wgs = {key: None if gdf is None else _to_gcj02(gdf) for key, gdf in wgs.items()}
 
     banner_lines = _banner_lines(stand_ins, layers)
     bounds = _bounds([gdf for gdf in wgs.values() if gdf is not None])
@@ -219,7 +266,7 @@ def plan_map(
         tiles=tiles,
         max_zoom=MAX_ZOOM,
         prefer_canvas=True,
-        control_scale=True,
+        control_scale=False,
         zoom_control="bottomright",
         zoom_snap=0.25,
     )
@@ -233,6 +280,8 @@ def plan_map(
         m.default_js = []
         m.default_css = []
         _add(root.header, _Raw(offline_head(cluster=True)), "planner_offline_assets")
+    if labels is not None:
+        _add(m, labels, "tile_labels")
     _add(m, _PageStyle(plain_background=tiles is None), "style")
     # the view is set before any layer is added, so that no layer is projected twice
     top_px = 20 + (30 + 21 * len(banner_lines) if banner_lines else 0)
@@ -245,12 +294,14 @@ def plan_map(
     _add_demand(m, wgs["demand"], demand, tier_list)
     statuses = _add_sites(m, wgs["sites"], tier_list, offline=offline)
 
-    _add(m, _Control(_title_html(title, summary, bool(banner_lines)), "topleft", "pl-title"), "title")
-    _add(m, folium.LayerControl(collapsed=False, position="topleft"), "layers")
+    heading = html.escape(title or "Elderly-care siting plan")
+    _add(m, _Control(_title_html(summary, bool(banner_lines)), "topleft", "pl-title", heading), "title")
+    layer_control = _add(m, folium.LayerControl(collapsed=False, position="topleft"), "layers")
     legend = _legend_html(
         tier_list, statuses, wgs["service_areas"] is not None, _has_shares(districts, tier_list)
     )
-    _add(m, _Control(legend, "topright", "pl-legend"), "legend")
+    _add(m, _Control(legend, "topright", "pl-legend", "Legend"), "legend")
+    _add(m, _Fold(layer_control), "fold")
     if banner_lines:
         _add(m, _Banner(banner_lines), "banner")
 
@@ -346,12 +397,60 @@ def _tile_problems(tiles) -> list[str]:
     hit = [key for key in _SHIFTED_TILES if key in text]
     if hit:
         return [
-            f"`tiles` look like Gaode/AMap, Tencent or Baidu tiles ({hit[0]!r}); those are drawn in GCJ-02 / "
-            "BD-09 "
+            f"`tiles` look like Tencent or Baidu tiles ({hit[0]!r}); those are drawn in GCJ-02 / BD-09 "
             "and every WGS84 layer would be shifted by hundreds of metres. Use tiles=None (offline), "
-            "'OpenStreetMap', or another WGS84/Web Mercator source"
+            "'OpenStreetMap', 'tianditu' (with your key) or 'gaode' (overlays are converted to GCJ-02)"
         ]
     return []
+
+
+def _china_tiles(tiles, key: str | None, problems: list[str]):
+    """The base tiles, a label layer (Tianditu) or None, and whether overlays must be drawn in GCJ-02."""
+    name = tiles.lower() if isinstance(tiles, str) else None
+    if name in CHINA_TILES:
+        spec = CHINA_TILES[name]
+        url, labels_url = spec["url"], spec["labels"]
+        if "{key}" in url:
+            key = key or os.environ.get(TIANDITU_KEY_ENV, "")
+            if not key:
+                problems.append(
+                    f"`tiles` = {tiles!r} needs your Tianditu key: pass tiles_key='<key>' or set the "
+                    f"environment variable {TIANDITU_KEY_ENV} (a free key: https://console.tianditu.gov.cn)"
+                )
+                return None, None, False
+            url, labels_url = url.replace("{key}", key), labels_url.replace("{key}", key)
+        options = {"attr": spec["attr"], "subdomains": spec["subdomains"], "max_zoom": MAX_ZOOM}
+        options["max_native_zoom"] = spec["max_zoom"]
+        base = folium.TileLayer(url, name=name, **options)
+        labels = None
+        if labels_url:
+            labels = folium.TileLayer(
+                labels_url, name=f"{name} labels", overlay=True, control=False, **options
+            )
+        return base, labels, name == "gaode"
+    if key is not None:
+        problems.append(
+            f"`tiles_key` is only used with tiles='tianditu' or 'tianditu-img', got tiles={tiles!r}"
+        )
+    text = " ".join(
+        str(x) for x in (tiles, getattr(tiles, "tiles", ""), getattr(tiles, "url", "")) if x is not None
+    ).lower()
+    return tiles, None, any(k in text for k in _GCJ_TILES)
+
+
+def _to_gcj02(gdf):
+    """A copy of a WGS84 layer with every coordinate moved to GCJ-02 (for display on Gaode tiles)."""
+    import shapely
+
+    from planner.coords import wgs84_to_gcj02
+
+    def move(xy: np.ndarray) -> np.ndarray:
+        lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
+
+    out = gdf.copy()
+    out.geometry = shapely.transform(gdf.geometry.values, move)
+    return out
 
 
 def _resolve_tiers(tiers, demand, service_areas) -> list[_Tier]:
@@ -786,9 +885,8 @@ def _legend_html(tiers: list[_Tier], statuses: Mapping[str, Mapping], areas: boo
     return "".join(rows)
 
 
-def _title_html(title: str | None, summary: Mapping[str, str] | None, stand_in: bool) -> str:
-    text = html.escape(title or "Elderly-care siting plan")
-    parts = [f"<div class='pl-name'>{text}</div>"]
+def _title_html(summary: Mapping[str, str] | None, stand_in: bool) -> str:
+    parts = []
     if stand_in:
         parts.append("<div class='pl-warn'>uses STAND-IN data, see the red banner</div>")
     if summary:
@@ -1009,15 +1107,16 @@ var {{ this.get_name() }} = L.geoJSON({{ this.store.get_name() }}, {
 
 
 class _Control(MacroElement):
-    """A box of HTML as a Leaflet control (title box, legend)."""
+    """A box of HTML as a Leaflet control (title box, legend) that folds to its heading (``<details>``)."""
 
     _template = Template(
         """{% macro script(this, kwargs) %}
 (function () {
   var box = L.control({position: {{ this.position|tojson }}});
   box.onAdd = function () {
-    var div = L.DomUtil.create('div', {{ this.css_class|tojson }});
-    div.innerHTML = {{ this.html_json }};
+    var div = L.DomUtil.create('details', {{ this.css_class|tojson }} + ' pl-fold');
+    div.open = true;
+    div.innerHTML = '<summary>' + {{ this.summary_json }} + '</summary>' + {{ this.html_json }};
     L.DomEvent.disableClickPropagation(div);
     L.DomEvent.disableScrollPropagation(div);
     return div;
@@ -1027,13 +1126,52 @@ class _Control(MacroElement):
 {% endmacro %}"""
     )
 
-    def __init__(self, inner_html: str, position: str, css_class: str):
+    def __init__(self, inner_html: str, position: str, css_class: str, summary_html: str):
         super().__init__()
         self._name = "box"
         self.html = inner_html
         self.html_json = _json(inner_html)
+        self.summary = summary_html
+        self.summary_json = _json(summary_html)
         self.position = position
         self.css_class = css_class
+
+
+class _Fold(MacroElement):
+    """Scale bar at the bottom right; the layer list folds (a link in it, the layer icon opens it again).
+
+    On a small screen (under 900 x 700 pixels) the title box, legend and layer list start folded; a layer list
+    that runs past the bottom of the map starts folded too.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function (map, layers) {
+  L.control.scale({position: 'bottomright', imperial: false, maxWidth: 150}).addTo(map);
+  var box = layers.getContainer();
+  var fold = L.DomUtil.create('a', 'pl-fold-layers');
+  layers._section.insertBefore(fold, layers._section.firstChild);
+  fold.href = '#'; fold.textContent = '\u25b2 hide layers'; fold.setAttribute('role', 'button');
+  L.DomEvent.on(fold, 'click', function (e) { L.DomEvent.stop(e); layers.collapse(); });
+  L.DomEvent.on(layers._layersLink, 'click', function (e) { L.DomEvent.stop(e); layers.expand(); });
+  var small = window.innerWidth < 900 || window.innerHeight < 700;
+  if (small) {
+    var boxes = document.querySelectorAll('details.pl-fold');
+    Array.prototype.forEach.call(boxes, function (d) { d.open = false; });
+  }
+  // a layer list that runs past the bottom of the map starts folded (measured once the banner is placed)
+  setTimeout(function () {
+    var bottom = map.getContainer().getBoundingClientRect().bottom;
+    if (small || layers.getContainer().getBoundingClientRect().bottom > bottom - 10) { layers.collapse(); }
+  }, 0);
+})({{ this._parent.get_name() }}, {{ this.layers.get_name() }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, layers):
+        super().__init__()
+        self._name = "fold"
+        self.layers = layers
 
 
 class _Banner(MacroElement):
@@ -1075,7 +1213,11 @@ class _PageStyle(MacroElement):
 .pl-title, .pl-legend { background: rgba(255,255,255,0.93); padding: 8px 10px; border-radius: 5px;
   box-shadow: 0 1px 5px rgba(0,0,0,0.4); font: 13px/1.35 var(--pl-font); color: #222; }
 .pl-title { max-width: 340px; }
-.pl-title .pl-name { font-size: 17px; font-weight: 700; margin-bottom: 4px; }
+.pl-fold > summary { cursor: pointer; font-weight: 700; }
+.pl-title > summary { font-size: 17px; margin-bottom: 4px; }
+.pl-fold:not([open]) > summary { margin-bottom: 0; }
+.pl-fold-layers { display: block; margin-bottom: 4px; font: 12px var(--pl-font); color: #555; }
+.leaflet-bottom.leaflet-right .leaflet-control-scale { margin-bottom: 4px; }
 .pl-title .pl-warn { color: #b00020; font-weight: 700; margin-bottom: 4px; }
 .pl-title td { padding: 1px 6px 1px 0; vertical-align: top; }
 .pl-legend { max-height: calc(100vh - var(--pl-banner-h, 0px) - 40px); overflow-y: auto; }

@@ -3,6 +3,7 @@
 `write_outputs` writes a run folder::
 
     map.html            the plan on a folium map (opens offline; stand-ins in a red banner)
+    whatif.html         open or close sites and see coverage change, offline (`planner.whatif`)
     sites.geojson       the chosen sites (new centres, upgraded stations), WGS84
     sites.gpkg          layers ``chosen`` and ``all_sites`` (candidates and existing sites with their status)
     service_areas.geojson  street-following service areas of the chosen sites
@@ -286,6 +287,9 @@ def write_outputs(result, out: str | Path) -> dict[str, Path]:
         result.curve.table.to_csv(paths["curve"], index=False)
 
     paths["map"] = save_map(result_map(result, districts=districts), out / "map.html")
+    from planner.whatif import write_whatif
+
+    paths["whatif"] = write_whatif(result, out / "whatif.html")
 
     paths["metrics"] = out / "metrics.json"
     paths["metrics"].write_text(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,25 @@ from planner._errors import DataError, InputError, PlannerWarning
 from planner._validate import check_points, first_ids, raise_if, weight_problems
 from planner.coords import utm_crs_of
 from planner.io import read_points
+from planner.provenance import Source, with_provenance
 
 log = logging.getLogger(__name__)
+
+#: What generated candidates and the stand-in stations are (`planner.provenance`).
+GENERATED_CANDIDATES = Source(
+    "sites",
+    real=False,
+    what="STAND-IN candidate sites (generated at street nodes, no list of free plots)",
+    what_zh="替代的候选点位（在路网节点生成，无可用地块清单）",
+    origin="planner.sites.candidates_on_network",
+)
+STAND_IN_STATIONS = Source(
+    "sites",
+    real=False,
+    what="STAND-IN existing stations (generated, no published list)",
+    what_zh="替代的现有养老服务站（生成，无公开名单）",
+    origin="planner.sites.stand_in_stations",
+)
 
 #: Minimum distance (m) between generated candidate sites: the 5-minute life circle's 300 m (GB 50180-2018)
 #: halved, so that two candidates can serve neighbouring 5-minute circles.
@@ -46,13 +64,14 @@ def sites_from_file(
     cost: str | None = None,
     lon: str | None = None,
     lat: str | None = None,
+    layer: str | int | None = None,
 ):
     """Read existing or candidate sites from a file (polygons are replaced by a point inside each).
 
     Parameters
     ----------
     path
-        Any format `planner.io.read_points` reads (CSV, GeoJSON, GeoPackage, Shapefile, GeoParquet).
+        Any format `planner.io.read_points` reads (CSV, Excel, GeoJSON, GeoPackage, Shapefile, GeoParquet).
     id
         Column of unique site ids (the index ``site_id``); None numbers the rows from 0.
     crs
@@ -62,13 +81,18 @@ def sites_from_file(
         ``cost`` (numbers >= 0).
     lon, lat
         CSV coordinate columns, if not found automatically.
+    layer
+        The sheet of an Excel workbook (name or number) or the layer of a GeoPackage; None: the only sheet
+        (several sheets: an error that lists them) or the first layer.
 
     Returns
     -------
     GeoDataFrame in WGS84, index ``site_id``, the file's columns plus ``capacity``/``cost`` when given,
     ``site_source="file"`` and ``stand_in=False``.
     """
-    gdf = read_points(path, id=id, crs=crs, lon=lon, lat=lat, index_name="site_id", as_points=True)
+    gdf = read_points(
+        path, id=id, crs=crs, lon=lon, lat=lat, index_name="site_id", as_points=True, layer=layer
+    )
     problems = []
     for arg, col in (("capacity", capacity), ("cost", cost)):
         if col is None:
@@ -84,7 +108,8 @@ def sites_from_file(
     gdf["site_source"] = "file"
     gdf["stand_in"] = False
     log.info("sites from file: %d sites", len(gdf))
-    return gdf
+    name = Path(path).name
+    return with_provenance(gdf, Source("sites", real=True, what=f"sites from {name}", origin=name))
 
 
 def _thin(x: np.ndarray, y: np.ndarray, order: np.ndarray, n: int, spacing_m: float) -> list[int]:
@@ -219,6 +244,7 @@ def candidates_on_network(
         crs=4326,
     )
     out.attrs.update(source="generated", stand_in=True)
+    out = with_provenance(out, GENERATED_CANDIDATES)
     log.info(
         "candidate sites (STAND-IN, generated at street nodes): %d of %d nodes, min spacing %g m%s",
         len(out),
@@ -352,6 +378,7 @@ def stand_in_stations(demand, *, per_communities: int = 2, seed: int = 0):
     geometry = demand.geometry.loc[table["demand_id"]].to_crs(4326).to_numpy()
     out = gpd.GeoDataFrame(table, geometry=geometry, crs=4326).sort_index()
     out.attrs.update(source="stand-in", stand_in=True)
+    out = with_provenance(out, STAND_IN_STATIONS)
     if out.index.has_duplicates:  # cannot happen: one station per community at most
         raise InputError(f"duplicate stations: {first_ids(out.index[out.index.duplicated()])}")
     log.info(
@@ -498,7 +525,6 @@ def sites_from_osm(source, *, kinds=("elderly_care",), prefix: str | None = None
     import geopandas as gpd
 
     from planner.network.core import OSM_LICENCE
-    from planner.provenance import Source, with_provenance
 
     if isinstance(kinds, str):
         kinds = (kinds,)

@@ -277,3 +277,67 @@ def test_estimated_demand_errors(districts, communities):
         estimated_demand(districts.drop(index=[210181]), communities)
     with pytest.raises(InputError, match=r"`districts` must be a GeoDataFrame"):
         estimated_demand(pd.DataFrame(districts), communities)
+
+
+# ------------------------------------------------------------------------------------------ census by area
+def _helsinki_areas() -> gpd.GeoDataFrame:
+    """Two halves of the Helsinki extract (west, east) and a box in the sea south of it (no buildings)."""
+    return gpd.GeoDataFrame(
+        {
+            "name": ["west", "east", "harbour"],
+            "population": [10_000, 30_000, 5_000],
+            "share": [0.2, 0.25, 0.3],
+        },
+        geometry=[
+            shapely.box(24.930, 60.160, 24.944, 60.182),
+            shapely.box(24.944, 60.160, 24.960, 60.182),
+            shapely.box(24.940, 60.150, 24.950, 60.155),
+        ],
+        crs=4326,
+    )
+
+
+def test_demand_by_area_gives_each_area_its_census_total(helsinki_pbf):
+    from planner._errors import PlannerWarning
+    from planner.demand import FALLBACK_POINTS_PER_AREA, demand_by_area
+    from planner.provenance import provenance_of
+
+    areas = _helsinki_areas()
+    with pytest.warns(
+        PlannerWarning, match=r"1 areas have no residential building .*: harbour \(1 in all\).*untyped=True"
+    ):
+        demand = demand_by_area(helsinki_pbf, areas, share_60plus="share", untyped=True)
+    sums = demand.groupby("area_name")["weight"].sum()
+    assert sums.to_dict() == pytest.approx({"west": 2_000.0, "east": 7_500.0, "harbour": 1_500.0}, rel=1e-12)
+    # buildings by floor area inside their area; the sea box on estimated grid points, labelled
+    homes = demand[demand["position_source"] == "building"]
+    assert set(homes["area_name"]) == {"west", "east"} and not homes["stand_in"].any()
+    for area_name, box in zip(areas["name"][:2], areas.geometry[:2], strict=True):
+        mine = homes[homes["area_name"] == area_name]
+        assert mine.within(box).all()
+        share = mine["floor_area_m2"] / mine["floor_area_m2"].sum()
+        np.testing.assert_allclose(mine["weight"], sums[area_name] * share, rtol=1e-12)
+    sea = demand[demand["area_name"] == "harbour"]
+    assert 0.5 * FALLBACK_POINTS_PER_AREA < len(sea) < 1.5 * FALLBACK_POINTS_PER_AREA  # a grid inside
+    assert sea["stand_in"].all() and np.allclose(sea["weight"], 1_500.0 / len(sea))
+    assert (sea["position_source"] == "estimated").all() and sea.within(areas.geometry[2]).all()
+    prov = provenance_of(demand)
+    assert [s.real for s in prov.sources] == [True, False]
+    assert "ESTIMATED" in prov.banner_lines()[0]
+    assert demand.index.is_unique and demand.index.name == "demand_id"
+
+
+def test_demand_by_area_census_by_name_and_bad_input(helsinki_pbf):
+    from planner.demand import demand_by_area
+
+    two = _helsinki_areas().iloc[:2]
+    demand = demand_by_area(helsinki_pbf, two, population={"west": 100, "east": 300}, untyped=True)
+    assert demand.groupby("area_name")["weight"].sum().to_dict() == pytest.approx({"west": 100, "east": 300})
+    with pytest.raises(InputError, match=r"census totals for names that match no area: Kallio \(1 in all\)"):
+        demand_by_area(helsinki_pbf, two, population={"west": 100, "east": 300, "Kallio": 5})
+    with pytest.raises(InputError, match=r"areas without a census total: east \(1 in all\)"):
+        demand_by_area(helsinki_pbf, two, population={"west": 100})
+    with pytest.raises(InputError, match="`share_60plus` must be a share in"):
+        demand_by_area(helsinki_pbf, two, share_60plus=1.5)
+    with pytest.raises(DataError, match=r"none is residential .*pass untyped=True"):
+        demand_by_area(helsinki_pbf, two.assign(geometry=shapely.box(24.951, 60.1770, 24.953, 60.1771)))

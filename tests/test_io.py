@@ -108,10 +108,12 @@ def test_file_without_crs_needs_crs(tmp_path):
 def test_missing_file_and_unknown_format(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         read_points(tmp_path / "nope.csv", crs="wgs84")
-    bad = tmp_path / "table.xlsx"
+    bad = tmp_path / "table.ods"
     bad.write_bytes(b"PK")
-    with pytest.raises(InputError, match=r"unknown format '\.xlsx'; use one of \.csv"):
+    with pytest.raises(InputError, match=r"unknown format '\.ods'; use one of \.csv"):
         read_points(bad, crs="wgs84")
+    with pytest.raises(InputError, match=r"table.xlsx could not be read as an Excel workbook"):
+        read_points(bad.rename(tmp_path / "table.xlsx"), crs="wgs84")
 
 
 def test_csv_needs_crs():
@@ -171,3 +173,49 @@ def test_input_file_not_modified():
     before = CSV.read_bytes()
     read_points(CSV, id="site", crs="gcj02")
     assert CSV.read_bytes() == before
+
+
+def _workbook(path: Path, sheets: dict[str, list[list]], merge: str | None = None) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        ws = book.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+        if merge:
+            ws.merge_cells(merge)
+    book.save(path)
+    return path
+
+
+STATIONS = [
+    ["站点编号", "名称", "lng", "lat", "床位"],
+    ["S01", "和平站", 123.41, 41.79, 30],
+    ["S02", "沈河站", 123.45, 41.80, 20],
+]
+
+
+def test_excel_sheet_is_read_in_gcj02(tmp_path):
+    path = _workbook(tmp_path / "stations.xlsx", {"站点": STATIONS})
+    gdf = read_points(path, id="站点编号", crs="gcj02", weight="床位")
+    assert gdf.index.tolist() == ["S01", "S02"] and gdf["名称"].tolist() == ["和平站", "沈河站"]
+    lon, lat = gcj02_to_wgs84(np.array([123.41, 123.45]), np.array([41.79, 41.80]))
+    np.testing.assert_allclose(gdf.geometry.x, lon, atol=1e-12)
+    np.testing.assert_allclose(gdf.geometry.y, lat, atol=1e-12)
+    assert gdf["床位"].tolist() == [30.0, 20.0]
+
+
+def test_excel_several_sheets_or_merged_header_ask_for_a_fix(tmp_path):
+    two = _workbook(tmp_path / "two.xlsx", {"说明": [["本表为站点清单"]], "站点": STATIONS})
+    with pytest.raises(InputError, match=r"two.xlsx has 2 sheets \['说明', '站点'\]; say which one .*layer="):
+        read_points(two, crs="gcj02")
+    assert read_points(two, crs="gcj02", layer="站点", id="站点编号").index.tolist() == ["S01", "S02"]
+    assert len(read_points(two, crs="gcj02", layer=1)) == 2
+    with pytest.raises(InputError, match=r"`layer` '站' is not a sheet of two.xlsx"):
+        read_points(two, crs="gcj02", layer="站")
+    merged = [["站点", None, "位置", None], ["编号", "名称", "lng", "lat"], ["S01", "和平站", 123.41, 41.79]]
+    path = _workbook(tmp_path / "merged.xlsx", {"站点": merged}, merge="A1:B1")
+    with pytest.raises(InputError, match=r"merged header cells \(A1:B1\); unmerge them"):
+        read_points(path, crs="gcj02")

@@ -191,7 +191,8 @@ def test_banner_from_layer_attrs_and_a_single_string(inputs):
 def test_legend_and_title(plan):
     m, _ = plan
     title, legend = _children(m, _Control)
-    assert "沈阳 scenario A" in title.html
+    assert title.summary == "沈阳 scenario A"  # the heading the box folds to
+    assert legend.summary == "Legend"
     assert "<td>Older residents within 15 min of a centre</td><td><b>62.4 %</b></td>" in title.html
     assert "STAND-IN" in title.html
     for colour in (*MINUTE_COLOURS, UNREACHED_COLOUR):
@@ -428,10 +429,47 @@ def test_polygons_as_demand(inputs):
         plan_map(demand=demand, sites=inputs["sites"], tiers=TIERS)
 
 
-def test_gaode_tiles_are_refused(inputs):
-    url = "https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}&style=8"
-    with pytest.raises(InputError, match=r"`tiles` look like Gaode/AMap.*GCJ-02"):
+def test_tencent_and_baidu_tiles_are_refused(inputs):
+    url = "https://rt1.map.gtimg.com/realtimerender?z={z}&x={x}&y={y}&type=vector"
+    with pytest.raises(InputError, match=r"`tiles` look like Tencent or Baidu.*GCJ-02"):
         plan_map(**inputs, tiers=TIERS, tiles=url)
+
+
+@pytest.mark.parametrize("tiles", ["gaode", "a Gaode URL"])
+def test_gaode_tiles_draw_every_overlay_in_gcj02(inputs, tiles):
+    from planner.coords import wgs84_to_gcj02
+
+    if tiles != "gaode":
+        url = "https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}&style=8"
+        tiles = folium.TileLayer(url, attr="AutoNavi")
+    page = plan_map(**inputs, tiers=TIERS, tiles=tiles).get_root().render()
+    wgs = inputs["demand"].to_crs(4326)
+    lon, lat = wgs84_to_gcj02(wgs.geometry.x.to_numpy(), wgs.geometry.y.to_numpy())
+    data = _store(page, "planner_data_demand_data")
+    np.testing.assert_allclose(data["lon"], lon, atol=1e-6)
+    np.testing.assert_allclose(data["lat"], lat, atol=1e-6)
+    assert np.abs(np.asarray(data["lon"]) - wgs.geometry.x.to_numpy()).min() > 1e-3  # shifted, ~400 m
+    sites = _store(page, "planner_data_sites_new_data")
+    new = inputs["sites"][inputs["sites"]["status"] == "new"].to_crs(4326)
+    np.testing.assert_allclose(sites["lon"], wgs84_to_gcj02(new.geometry.x, new.geometry.y)[0], atol=1e-6)
+    if tiles == "gaode":
+        assert "webrd0{s}.is.autonavi.com" in page
+
+
+def test_tianditu_tiles_need_a_key_and_carry_it(inputs, monkeypatch):
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    with pytest.raises(InputError, match=r"needs your Tianditu key: pass tiles_key="):
+        plan_map(**inputs, tiers=TIERS, tiles="tianditu")
+    page = plan_map(**inputs, tiers=TIERS, tiles="tianditu", tiles_key="abc123").get_root().render()
+    page = page.replace("\\u0026", "&")  # folium writes "&" in JSON as \u0026
+    assert "T=vec_w&x={x}&y={y}&l={z}&tk=abc123" in page
+    assert "T=cva_w&x={x}&y={y}&l={z}&tk=abc123" in page  # the label layer
+    data = _store(page, "planner_data_demand_data")
+    wgs = inputs["demand"].to_crs(4326)
+    np.testing.assert_allclose(data["lon"], wgs.geometry.x, atol=1e-6)  # CGCS2000 lines up with WGS84
+    monkeypatch.setenv("TIANDITU_KEY", "fromenv")
+    page = plan_map(**inputs, tiers=TIERS, tiles="tianditu-img").get_root().render().replace("\\u0026", "&")
+    assert "T=img_w&x={x}&y={y}&l={z}&tk=fromenv" in page
 
 
 @pytest.mark.parametrize(

@@ -160,3 +160,31 @@ def test_scenario_sweep(tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "sweeps" / "notebook" / "out"
     assert (out / "sweep.csv").stat().st_size > 0
     assert sorted(p.parent.name for p in (out / "runs").glob("v*/map.html")) == ["v0002", "v0005"]
+
+
+def test_bring_your_own_data(tmp_path: Path, monkeypatch) -> None:
+    nb = _execute("04_bring_your_own_data.ipynb", tmp_path, monkeypatch)
+    _no_errors(nb)
+    text = "\n".join(_texts(nb))
+    # the example files were written, and the workbook's two sheets asked for a choice
+    assert "['communities.csv', 'districts.geojson', 'stations.xlsx']" in text
+    assert "stations.xlsx has 2 sheets ['notes', 'stations']; say which one" in text
+    assert "40 communities" in text and "3 stations" in text
+    # real streets from the extract, clipped; OSM has no elderly care in Helsinki: the message lists the tags
+    assert re.search(r"walk network: [\d,]{4,} nodes", text)
+    assert "streets: OpenStreetMap streets (Helsinki.osm.pbf), real: True" in text
+    assert "DataError: Helsinki.osm.pbf has no OpenStreetMap facility of the kinds ['elderly_care']" in text
+    assert "social_facility:for=senior" in text
+    # census totals spread over buildings match the districts exactly
+    check = next(c for c in nb.cells if c.cell_type == "code" and "demand_by_area(" in c.source)
+    table = check.outputs[-1]["data"]["text/plain"]
+    assert re.search(r"West\s+3,960\.00\s+3,960\.00", table) and re.search(
+        r"East\s+6,240\.00\s+6,240\.00", table
+    )
+    # a proven plan, the map saved with its stand-ins listed
+    assert re.search(
+        r"new stations: [\w-]+, [\w-]+, [\w-]+; covered [\d,]+ of [\d,]+ older residents; optimal", text
+    )
+    html = (tmp_path / "maps" / "byod_notebook" / "map.html").read_text(encoding="utf-8")
+    assert "EXAMPLE communities, districts and stations invented for this notebook" in html
+    assert "STAND-IN candidate sites generated on the street network" in html

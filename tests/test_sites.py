@@ -15,8 +15,11 @@ import shapely
 from planner._errors import InputError, PlannerWarning
 from planner.demand import SHENYANG_UTM, estimated_demand, shenyang_communities, shenyang_districts
 from planner.network import StreetNetwork
+from planner.provenance import provenance_of
 from planner.sites import (
     DEMAND_RADIUS_M,
+    GENERATED_CANDIDATES,
+    STAND_IN_STATIONS,
     VILLAGES_PER_STATION_FACTOR,
     candidates_on_network,
     sites_from_file,
@@ -62,6 +65,7 @@ def test_sites_from_file_with_capacity_and_cost(tmp_path):
     assert list(gdf["cost"]) == [1.5, 2.0]
     assert (gdf["site_source"] == "file").all()
     assert not gdf["stand_in"].any()
+    assert [(s.real, s.origin) for s in provenance_of(gdf).sources] == [(True, "s.csv")]
     blocks = sites_from_file(DATA / "io_blocks.geojson", id="block")
     assert (blocks.geom_type == "Point").all()
 
@@ -96,6 +100,7 @@ def test_candidates_count_spacing_labels_and_nodes():
     assert cands.crs.to_epsg() == 4326
     assert cands["stand_in"].all()
     assert (cands["site_source"] == "generated").all()
+    assert provenance_of(cands).banner_lines() == [GENERATED_CANDIDATES.what]
     assert cands["node"].is_unique
     assert (cands["node_id"] == net.node_id[cands["node"]]).all()
     assert _pairwise_min_m(cands) >= 200 - 1e-6
@@ -167,6 +172,7 @@ def test_candidates_bad_inputs():
 # ------------------------------------------------------------------------------------------ stand-in stations
 def test_stand_in_stations_follow_the_rule(estimate):
     stations = stand_in_stations(estimate)
+    assert STAND_IN_STATIONS in provenance_of(stations).stand_ins
     comm = estimate.groupby("community_code").first()
     expected = 0
     for (_street, kind), group in comm.groupby(["street_code", "community_kind"]):
