@@ -178,8 +178,8 @@ def _axis_value(scenario: Scenario, path: str) -> Any:
     return value
 
 
-def _grid(axes: Any, problems: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
-    """The axes and every combination of their values (the last axis varies fastest)."""
+def _grid(axes: Any, problems: list[str]) -> tuple[list[str], list[list]]:
+    """The axes of a grid and the values of each (checked; the caller expands them)."""
     if not isinstance(axes, dict):
         problems.append(f"[axes] must be a table of dotted key = [values], got {type(axes).__name__}")
         return [], []
@@ -194,12 +194,7 @@ def _grid(axes: Any, problems: list[str]) -> tuple[list[str], list[dict[str, Any
             problems.append(f"axis {name!r} = {values!r} must be a list of values, e.g. [80, 100, 120]")
         elif not values:
             problems.append(f"axis {name!r} has no values: the grid is empty; give at least one value")
-    if problems:
-        return names, []
-    count = math.prod(len(axes[n]) for n in names)
-    if count > MAX_VARIANTS:  # checked by the caller against `yes` before anything is expanded
-        return names, [{"__count__": count}]
-    return names, [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
+    return names, [v if isinstance(v, list) else [] for v in axes.values()]
 
 
 def _listed(variants: Any, problems: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -268,9 +263,10 @@ def parse_sweep(data: dict, *, base_dir: Path | str = ".", yes: bool = False) ->
         problems.append(f"base scenarios share the names {dup}; give each base its own name")
 
     axes: list[str] = []
+    values: list[list] = []
     combos: list[dict[str, Any]] = []
     if "axes" in data and "variants" not in data:
-        axes, combos = _grid(data["axes"], problems)
+        axes, values = _grid(data["axes"], problems)
     elif "variants" in data and "axes" not in data:
         axes, combos = _listed(data["variants"], problems)
     for axis in axes:
@@ -279,15 +275,15 @@ def parse_sweep(data: dict, *, base_dir: Path | str = ".", yes: bool = False) ->
             problems.append(problem)
     if problems:
         raise _sweep_error(name, problems)
-    count = len(bases) * (combos[0]["__count__"] if combos and "__count__" in combos[0] else len(combos))
+    count = len(bases) * (math.prod(len(v) for v in values) if values else len(combos))
     if count > MAX_VARIANTS and not yes:
-        sizes = " x ".join(f"{a} ({len(data['axes'][a])})" for a in axes) if "axes" in data else "listed"
+        sizes = " x ".join(f"{a} ({len(v)})" for a, v in zip(axes, values, strict=True)) or "listed"
         raise InputError(
             f"sweep {name!r} expands to {count:,} variants ({len(bases)} base(s) x {sizes}), more than "
             f"{MAX_VARIANTS:,}; check the axes, or confirm with --yes (read_sweep(..., yes=True))"
         )
-    if combos and "__count__" in combos[0]:
-        combos = [dict(zip(axes, c, strict=True)) for c in itertools.product(*data["axes"].values())]
+    if values:  # every combination, the last axis fastest
+        combos = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*values)]
 
     variants: list[Variant] = []
     bad: list[str] = []
