@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from planner.costs import TravelTimes
+from planner.synthetic import STAND_IN_POINTS
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,7 +90,7 @@ def city_instance(
         [f"c{i:04d}" for i in range(n_candidates)] + [f"e{i:03d}" for i in range(n_existing)], name="site_id"
     )
     demand_ids = pd.RangeIndex(n_demand, name="demand_id")
-    times = TravelTimes(site_ids, demand_ids, matrix, cutoff_m / speed_mps, speed_mps, stand_in=True)
+    times = TravelTimes(site_ids, demand_ids, matrix, cutoff_m / speed_mps, speed_mps, STAND_IN_POINTS)
     return Instance(
         times=times,
         weights=pd.Series(weights, index=demand_ids, name="older"),

@@ -39,6 +39,7 @@ from _instances import city_instance, dense_cost, straight_line_cost
 
 from planner.costs import TravelTimes
 from planner.locate import mclp
+from planner.synthetic import STAND_IN_POINTS
 
 THRESHOLD_MIN = 15.0
 
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         d_ids = pd.RangeIndex(n_d, name="demand_id")
         r, c = np.meshgrid(np.arange(n_c), np.arange(n_d), indexing="ij")
         table = pd.DataFrame({"site_id": sites[r.ravel()], "demand_id": c.ravel(), "walk_s": cost.T.ravel()})
-        times = TravelTimes.from_table(table, sites, d_ids, stand_in=True)
+        times = TravelTimes.from_table(table, sites, d_ids, provenance=STAND_IN_POINTS)
         start = time.perf_counter()
         res = p_median(times, pd.Series(weights, index=d_ids), p=p, method="exact")
         ours_s = time.perf_counter() - start

@@ -1,5 +1,5 @@
 """Benchmark: `planner sweep` (shared streets, snaps and walk times; solves in parallel on Dask) against the
-same variants run one by one with `planner.scenario.run` in one process.
+same variants run one by one with `planner.pipeline.run` in one process.
 
 Instance: the Shenyang default's inputs (city size: the synthetic stand-in street network of about 160,000
 nodes inside the real districts, unless an OSM extract is in ``data/shenyang/``; 16,218 estimated demand
@@ -24,7 +24,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from planner.scenario import DEFAULT_SCENARIO, run
+from planner.pipeline import run
+from planner.scenario import DEFAULT_SCENARIO
 from planner.sweep import read_sweep, result_row, run_sweep
 
 BASE = """\

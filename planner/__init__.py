@@ -49,7 +49,8 @@ _LAZY = {
     "save_map": "planner.maps",
     "Scenario": "planner.scenario",
     "read_scenario": "planner.scenario",
-    "run": "planner.scenario",
+    "run": "planner.pipeline",
+    "RunResult": "planner.pipeline",
     "write_outputs": "planner.results",
     "result_map": "planner.results",
 }

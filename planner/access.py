@@ -41,6 +41,7 @@ from planner._errors import InputError, PlannerWarning
 from planner._validate import first_ids
 from planner.costs import THRESHOLD_TOL_S, TravelTimes
 from planner.coverage import label_stand_in
+from planner.provenance import Provenance
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,20 @@ class AccessScores:
         ``"2sfca"``, ``"e2sfca"`` or ``"gravity"``.
     params
         The parameters used (thresholds, zones, weights, beta).
-    stand_in
-        True when the walk times rest on stand-in data.
+    provenance
+        What the walk times rest on (`planner.provenance`).
     """
 
     access: pd.Series
     ratio: pd.Series
     method: str
     params: Mapping = field(default_factory=dict)
-    stand_in: bool = False
+    provenance: Provenance = field(default_factory=Provenance)
+
+    @property
+    def stand_in(self) -> bool:
+        """True when the walk times rest on stand-in data (read from `provenance`)."""
+        return self.provenance.is_stand_in
 
 
 def two_step_fca(
@@ -236,7 +242,7 @@ def _scores(
     access_s.index = demand_weights.index.rename("demand_id")
     ratio_s = pd.Series(ratio, index=supply.index.rename("site_id"), name="supply_ratio")
     for series in (access_s, ratio_s):
-        label_stand_in(series, times.stand_in)
+        label_stand_in(series, times.provenance)
         series.attrs["method"] = method
     log.info(
         "%s access: %s sites, %s supply; %s of %s demand points have supply in reach; %s sites reach nobody",
@@ -247,7 +253,7 @@ def _scores(
         f"{len(access):,}",
         f"{int((~has).sum()):,}",
     )
-    return AccessScores(access_s, ratio_s, method, dict(params), times.stand_in)
+    return AccessScores(access_s, ratio_s, method, dict(params), times.provenance)
 
 
 def _check_supply(supply, times: TravelTimes) -> tuple[np.ndarray, np.ndarray]:

@@ -97,8 +97,8 @@ def _speed(value: str | None):
 
 
 def _run(scenario, out: Path, args: argparse.Namespace) -> int:
+    from planner.pipeline import run
     from planner.results import write_outputs
-    from planner.scenario import run
 
     speed = _speed(getattr(args, "speed", None))
     if speed is not None:
@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(compare_runs(args.a, args.b) + "\n")
             return 0
         if args.command == "network":
-            from planner.scenario import DEFAULT_SCENARIO, fetch_network, read_scenario
+            from planner.inputs import fetch_network
+            from planner.scenario import DEFAULT_SCENARIO, read_scenario
 
             scenario = read_scenario(args.scenario or DEFAULT_SCENARIO, check_files=False)
             path = fetch_network(scenario, place=args.place)

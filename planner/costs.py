@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from planner._errors import InputError
 from planner._validate import first_ids, raise_if, weight_problems
 from planner.network import StreetNetwork
+from planner.provenance import Provenance
 from planner.settings import resolve_speed
 from planner.snap import Snapped, snap_points
 
@@ -47,8 +48,8 @@ class TravelTimes:
         The time limit the table was computed to; pairs beyond it are absent.
     speed_mps
         Walking speed used (metres per second).
-    stand_in
-        True when the times rest on stand-in data (synthetic streets or estimated positions).
+    provenance
+        What the streets, sites and demand behind the times are (`planner.provenance`).
     """
 
     site_ids: pd.Index
@@ -56,7 +57,12 @@ class TravelTimes:
     matrix: sp.csr_array
     limit_s: float
     speed_mps: float = 1.0
-    stand_in: bool = False
+    provenance: Provenance = field(default_factory=Provenance)
+
+    @property
+    def stand_in(self) -> bool:
+        """True when the times rest on stand-in data (read from `provenance`)."""
+        return self.provenance.is_stand_in
 
     def __post_init__(self) -> None:
         shape = (len(self.site_ids), len(self.demand_ids))
@@ -74,7 +80,7 @@ class TravelTimes:
         *,
         limit_s: float | None = None,
         speed_mps: float = 1.0,
-        stand_in: bool = False,
+        provenance: Provenance | None = None,
     ) -> TravelTimes:
         """Build from a long table with columns ``site_id, demand_id, walk_s`` (pairs beyond `limit_s` go)."""
         missing = {"site_id", "demand_id", "walk_s"} - set(table.columns)
@@ -98,7 +104,7 @@ class TravelTimes:
             raise InputError("travel-time table has NaN or negative walk_s; unreachable pairs must be absent")
         mat = sp.csr_array((walk[keep], (rows, cols)), shape=(len(site_ids), len(demand_ids)))
         mat.sum_duplicates()
-        return cls(site_ids, demand_ids, mat, float(limit_s), speed_mps, stand_in)
+        return cls(site_ids, demand_ids, mat, float(limit_s), speed_mps, provenance or Provenance())
 
     @cached_property
     def table(self) -> pd.DataFrame:
@@ -181,7 +187,7 @@ class TravelTimes:
             self.matrix[rows],
             self.limit_s,
             self.speed_mps,
-            self.stand_in,
+            self.provenance,
         )
 
 
@@ -340,7 +346,7 @@ def travel_times(
         matrix,
         limit_s,
         speed,
-        bool(net.stand_in or site_pts.stand_in or dem_pts.stand_in),
+        net.provenance | site_pts.provenance | dem_pts.provenance,
     )
 
 

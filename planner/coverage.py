@@ -7,8 +7,8 @@ which is stated, not hidden: ``covered`` is then False and ``n_within`` is 0.
 Coverage of demand point i by site j means ``walk_s[j, i] <= threshold_min * 60`` (DOMAIN.md, "Coverage"); the
 15-minute life circle of GB 50180-2018 is the default planning threshold (`planner.settings.LIFE_CIRCLE_MIN`).
 
-Tables made from stand-in data (``times.stand_in``) carry ``attrs["stand_in"] = True``, ``attrs["note"]`` and
-a ``note`` column, so that the label survives writing to CSV.
+Tables carry the provenance of their inputs (``attrs["provenance"]``, `planner.provenance`); tables made from
+stand-in data also get a ``note`` column, so that the label survives writing to CSV.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pandas as pd
 from planner._errors import InputError
 from planner._validate import first_ids, raise_if, weight_problems
 from planner.costs import THRESHOLD_TOL_S, TravelTimes
+from planner.provenance import ATTR, Provenance, provenance_of
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def nearest_sites(times: TravelTimes, *, open_sites: Iterable | None = None) -> 
         f"{int(open_mask.sum()):,}",
         times.limit_s / 60,
     )
-    return label_stand_in(out, times.stand_in)
+    return label_stand_in(out, times.provenance)
 
 
 def coverage_table(
@@ -123,7 +124,7 @@ def coverage_table(
         100.0 * got / total if total > 0 else 0.0,
         f"{int(open_mask.sum()):,}",
     )
-    return label_stand_in(out, times.stand_in)
+    return label_stand_in(out, times.provenance)
 
 
 def multi_tier_coverage(
@@ -201,7 +202,7 @@ def multi_tier_coverage(
             )
     out = pd.DataFrame(index=base.rename("demand_id"))
     any_covered = np.zeros(len(base), dtype=bool)
-    stand_in = False
+    stand_in = Provenance()
     for tier in tiers:
         times = times_by_tier[tier]
         table = coverage_table(
@@ -212,7 +213,7 @@ def multi_tier_coverage(
         for col in ("site_id", "walk_min", "covered", "n_covering"):
             out[f"{col}_{tier}"] = table[col]
         any_covered |= table["covered"].to_numpy(dtype=bool)
-        stand_in = stand_in or times.stand_in
+        stand_in = stand_in | times.provenance
     out["covered_any"] = any_covered
     out.attrs["thresholds_min"] = {t: float(thresholds_min[t]) for t in tiers}
     log.info(
@@ -306,9 +307,7 @@ def coverage_by_area(
     older = out["older_residents"].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         out["covered_share"] = np.where(older > 0, out["covered_residents"].to_numpy() / older, np.nan)
-    stand_in = bool(covered.attrs.get("stand_in") or demand.attrs.get("stand_in"))
-    if "stand_in" in demand.columns:
-        stand_in = stand_in or bool(demand["stand_in"].eq(True).any())
+    stand_in = provenance_of(covered, demand)
     log.info(
         "coverage by %s: %s areas, %s demand points", "/".join(by_cols), f"{len(out):,}", f"{len(demand):,}"
     )
@@ -382,13 +381,11 @@ def gaps(coverage: pd.DataFrame, *, n: int | None = None) -> pd.DataFrame:
 # helpers
 
 
-def label_stand_in(obj, stand_in: bool):
-    """Mark a table or Series this module made as resting on stand-in data (or not); returns it."""
-    obj.attrs["stand_in"] = bool(stand_in)
-    if stand_in:
-        obj.attrs["note"] = STAND_IN_NOTE
-        if isinstance(obj, pd.DataFrame):
-            obj["note"] = STAND_IN_NOTE
+def label_stand_in(obj, provenance: Provenance):
+    """Give a table or Series this module made its inputs' provenance (a note if a stand-in); returns it."""
+    obj.attrs[ATTR] = provenance
+    if provenance.is_stand_in and isinstance(obj, pd.DataFrame):
+        obj["note"] = STAND_IN_NOTE
     return obj
 
 

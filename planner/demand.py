@@ -1,13 +1,13 @@
 """Demand (older residents) as weighted points: from a file, from OSM buildings, or the estimated stand-in.
 
 Every demand layer is a GeoDataFrame in WGS84 with a unique index ``demand_id``, a ``weight`` column (people,
-usually older residents), a ``source`` column and a ``stand_in`` column (True only for estimated data).
+usually older residents) and a ``source`` column; ``attrs["provenance"]`` (`planner.provenance`) says whether
+it is real or a stand-in (estimated positions).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,17 +18,20 @@ import pandas as pd
 from planner._errors import DataError, InputError, PlannerWarning
 from planner._validate import first_ids, raise_if
 from planner.coords import utm_crs_of
+from planner.datasets import (  # noqa: F401 - the built-in data, handed on under their old names
+    SHENYANG_CENTRE,
+    SHENYANG_SHARE_60PLUS,
+    SHENYANG_UTM,
+    data_dir,
+    shenyang_communities,
+    shenyang_districts,
+    shenyang_streets,
+)
 from planner.io import read_points
 from planner.network.core import OSM_LICENCE
 from planner.provenance import Source, provenance_of, with_provenance
 
 log = logging.getLogger(__name__)
-
-#: Share of registered residents aged 60 and over, Shenyang 2020: 27.05 % (Liaoshen Evening News, 2020-05-15).
-SHENYANG_SHARE_60PLUS = 0.2705
-
-#: Centre of Shenyang (WGS84 lon, lat), near the old city and Zhongjie; urban density decays from here.
-SHENYANG_CENTRE = (123.43, 41.80)
 
 #: What `estimated_demand` is (`planner.provenance`): census totals at estimated positions.
 ESTIMATED_POSITIONS = Source(
@@ -38,9 +41,6 @@ ESTIMATED_POSITIONS = Source(
     what_zh="估计的需求位置（普查人口分配到社区）",
     origin="planner.demand.estimated_demand",
 )
-
-#: Metric CRS used to place estimated points (UTM zone 51N covers 120-126 E).
-SHENYANG_UTM = "EPSG:32651"
 
 #: Decay length (m) of the density of urban sub-districts away from the urban centre: exp(-d / 4 km).
 URBAN_DECAY_M = 4_000.0
@@ -77,50 +77,6 @@ UNTYPED_LEVELS = 3.0
 NON_RESIDENTIAL_TAGS = ("amenity", "shop", "office", "tourism", "craft", "industrial", "public_transport")
 
 
-# --------------------------------------------------------------------------------------------- built-in data
-def data_dir() -> Path:
-    """Folder of the built-in data: ``$PLANNER_DATA`` or the repository's ``data/`` folder."""
-    env = os.environ.get("PLANNER_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
-
-
-def _shenyang_file(name: str) -> Path:
-    path = data_dir() / "shenyang" / name
-    if not path.exists():
-        raise DataError(
-            f"built-in Shenyang data file {path} is missing; run `python scripts/make_shenyang_data.py` "
-            "in the repository, or set PLANNER_DATA to a folder holding shenyang/"
-        )
-    return path
-
-
-def shenyang_districts():
-    """The 13 districts/counties of Shenyang: GeoDataFrame in WGS84 indexed by ``adcode``.
-
-    Columns: name (Chinese), name_en, pop_2020 (7th census), share_60plus, older_2020 (an estimate; see
-    ``older_source``), geometry (boundaries converted from GCJ-02). See ``data/README.md``.
-    """
-    import geopandas as gpd
-
-    gdf = gpd.read_file(_shenyang_file("districts.geojson"))
-    gdf["adcode"] = gdf["adcode"].astype("int64")
-    return gdf.set_index("adcode").sort_index()
-
-
-def shenyang_communities() -> pd.DataFrame:
-    """The 2,703 communities (社区) and villages (村) of Shenyang, with codes, names, street and district.
-
-    Columns: code (12 digits), name, street_code, street_name, district_code, district_name, kind
-    ("community" or "village"), virtual, street_kind. No coordinates exist for them.
-    """
-    return pd.read_csv(_shenyang_file("communities.csv"), encoding="utf-8")
-
-
-def shenyang_streets() -> pd.DataFrame:
-    """The 190 sub-districts (街道) and towns (镇/乡) of Shenyang with their kind."""
-    return pd.read_csv(_shenyang_file("streets.csv"), encoding="utf-8")
-
-
 # ---------------------------------------------------------------------------------------------------- files
 def demand_from_file(
     path,
@@ -154,8 +110,7 @@ def demand_from_file(
     Returns
     -------
     GeoDataFrame in WGS84, index ``demand_id``, columns of the file plus ``weight`` (float),
-    ``source="file"``,
-    ``stand_in=False``.
+    ``source="file"``; its provenance says real, from the file.
     """
     gdf = read_points(
         path,
@@ -179,8 +134,6 @@ def demand_from_file(
     elif weight != "weight":
         gdf["weight"] = gdf[weight].astype(float)
     gdf["source"] = "file"
-    gdf["stand_in"] = False
-    gdf.attrs.update(source="file", stand_in=False)
     name = Path(path).name
     gdf = with_provenance(gdf, Source("demand", real=True, what=f"demand points from {name}", origin=name))
     log.info("demand from file: %d points, total weight %s", len(gdf), f"{gdf['weight'].sum():,.0f}")
@@ -283,7 +236,7 @@ def demand_from_buildings(
     Returns
     -------
     GeoDataFrame in WGS84, index ``demand_id`` (``"way/<osm id>"``), columns osm_id, building, levels,
-    levels_source ("tag" or "default"), floor_area_m2, weight, source ("osm-buildings"), stand_in (False).
+    levels_source ("tag" or "default"), floor_area_m2, weight, source ("osm-buildings").
     """
     path = Path(pbf_path)
     if not path.exists():
@@ -331,8 +284,8 @@ def demand_by_area(
     residents, spread over the residential buildings whose point lies inside it in proportion to floor
     area (footprint x storeys, as `demand_from_buildings`). An area without any residential building gets
     the same total on about `FALLBACK_POINTS_PER_AREA` points on a regular grid inside it, marked
-    ``stand_in=True`` and ``position_source="estimated"``, and a `PlannerWarning` names those areas. Homes
-    outside every area are not counted (the log says how many).
+    ``position_source="estimated"`` (a stand-in in the provenance), and a `PlannerWarning` names those
+    areas. Homes outside every area are not counted (the log says how many).
 
     Parameters
     ----------
@@ -395,7 +348,7 @@ def demand_by_area(
         warnings.warn(
             f"{len(empty):,} areas have no residential building in {path.name}: "
             f"{first_ids(pd.Index(names[empty]))}; their totals are placed on "
-            f"about {FALLBACK_POINTS_PER_AREA} ESTIMATED positions each (stand_in=True); add buildings to "
+            f"about {FALLBACK_POINTS_PER_AREA} ESTIMATED positions each (stand-ins); add buildings to "
             "OSM or pass untyped=True if their homes are mapped as building=yes",
             PlannerWarning,
             stacklevel=2,
@@ -520,7 +473,6 @@ def _grid_points(polygons, names: np.ndarray, totals: np.ndarray):
             "area_name": table["area_name"].to_numpy(),
             "position_source": "estimated",
             "source": "estimated",
-            "stand_in": True,
         },
         geometry=geometry.to_numpy(),
         index=pd.Index(table["id"].to_numpy(), name="demand_id"),
@@ -543,7 +495,6 @@ def _building_points(path: Path, homes, floor: np.ndarray, tagged: pd.Series, we
             "floor_area_m2": floor,
             "weight": weight,
             "source": "osm-buildings",
-            "stand_in": False,
         },
         geometry=homes.geometry.representative_point().to_numpy(),
         index=pd.Index(ids.to_numpy(), name="demand_id"),
@@ -553,7 +504,6 @@ def _building_points(path: Path, homes, floor: np.ndarray, tagged: pd.Series, we
         dup = out.index[out.index.duplicated()].unique()
         raise DataError(f"{path.name} has duplicate building ids {first_ids(dup)}")
     out = out.sort_index()
-    out.attrs.update(source="osm-buildings", stand_in=False)
     return with_provenance(
         out,
         Source(
@@ -684,7 +634,7 @@ def estimated_demand(
     """The STAND-IN demand of the built-in default: census population split over estimated community blocks.
 
     No coordinates of Shenyang's communities exist, so their positions are **estimated**; the result says so
-    in every row (``stand_in=True``, ``position_source="estimated"``). The recipe (all in UTM 51N metres):
+    in every row (``position_source="estimated"``, a stand-in provenance). The recipe (all in UTM 51N metres):
 
     1. Population: each district's census population is split over its communities in integers (largest
        remainder), an urban community (社区, ``kind="community"``) counting `URBAN_TO_VILLAGE` (3) times a
@@ -723,7 +673,7 @@ def estimated_demand(
     -------
     GeoDataFrame in WGS84, index ``demand_id`` (``"<community code>-<block>"``), sorted; columns
     community_code, community_name, community_kind, street_code, street_name, district_code, district_name,
-    block, population, weight, source ("estimated"), position_source ("estimated"), stand_in (True).
+    block, population, weight, source ("estimated"), position_source ("estimated"); a stand-in provenance.
     """
     import geopandas as gpd
     import shapely
@@ -796,12 +746,10 @@ def estimated_demand(
     table["weight"] = table["population"] * share
     table["source"] = "estimated"
     table["position_source"] = "estimated"
-    table["stand_in"] = True
     geometry = gpd.points_from_xy(table.pop("x"), table.pop("y"), crs=SHENYANG_UTM)
     out = gpd.GeoDataFrame(table, geometry=geometry).to_crs(4326)
     out = out.set_index("demand_id").sort_index()
-    out.attrs.update(source="estimated", stand_in=True)
-    out = with_provenance(out, ESTIMATED_POSITIONS)
+    out = with_provenance(out, provenance_of(districts, communities), ESTIMATED_POSITIONS)
     log.info(
         "estimated demand (STAND-IN, positions estimated): %d block points of %d communities "
         "in %d districts, "

@@ -15,6 +15,7 @@ import pandas as pd
 from planner._errors import InputError
 from planner.costs import as_snapped, run_searches
 from planner.network import StreetNetwork
+from planner.provenance import ATTR
 from planner.settings import DEFAULT_SERVICE_AREA_BUFFER_M, resolve_speed
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def service_areas(
     geopandas.GeoDataFrame
         Index ``site_id`` (in input order); columns ``threshold_min``, ``street_m`` (metres of street
         reached) and ``geometry`` (a polygon in ``net.crs``; empty for a site that reaches no street).
-        ``attrs["stand_in"]`` is True when the network or the sites are stand-ins.
+        ``attrs["provenance"]`` joins the network's and the sites' (`planner.provenance`).
     """
     import geopandas as gpd
 
@@ -81,7 +82,7 @@ def service_areas(
         index=pd.Index(pts.ids, name="site_id"),
         crs=net.crs,
     )
-    out.attrs["stand_in"] = bool(net.stand_in or pts.stand_in)
+    out.attrs[ATTR] = net.provenance | pts.provenance
     log.info(
         "service areas: %s sites, %.0f min at %.2f m/s, median %.0f m of street reached",
         f"{n:,}",

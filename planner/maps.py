@@ -64,6 +64,7 @@ from folium.template import Template
 
 from planner._errors import InputError, PlannerWarning
 from planner._validate import first_ids, point_problems, raise_if, weight_problems
+from planner.provenance import provenance_of
 from planner.settings import LIFE_CIRCLE_MIN
 
 log = logging.getLogger(__name__)
@@ -171,8 +172,9 @@ def plan_map(
         popup giving id, weight and minutes.
     sites
         Points with columns ``tier`` (a tier name) and ``status`` (one of `STATUSES`), optional ``name``
-        and ``stand_in``. Each tier has its own shape and colour, each status its own fill and size; the
-        candidates' layer is hidden at first (and clustered above `CLUSTER_MIN` sites).
+        (its provenance, `planner.provenance`, marks stand-in tiers). Each tier has its own shape and colour,
+        each status its own fill and size; the candidates' layer is hidden at first (and clustered above
+        `CLUSTER_MIN` sites).
     service_areas
         Polygons with columns ``site_id``, ``tier`` and ``threshold_min`` (street-following service areas),
         drawn semi-transparent, one layer per tier.
@@ -186,7 +188,7 @@ def plan_map(
         of its service areas, else 15 minutes (the 15-minute life circle of GB 50180-2018).
     stand_ins
         Descriptions of stand-in inputs, e.g. ``"SYNTHETIC STAND-IN street network - not real streets"``.
-        Any given, or any layer marked ``attrs["stand_in"]`` or with a true ``stand_in`` column, puts a red
+        Any given, or any stand-in in a layer's ``attrs["provenance"]`` (`planner.provenance`), puts a red
         banner listing them across the top of the page.
     title
         Scenario name shown in the title box (default ``"Elderly-care siting plan"``).
@@ -615,27 +617,25 @@ def _has_shares(districts, tiers: list[_Tier]) -> bool:
     return districts is not None and any(f"share_{t.name}" in districts.columns for t in tiers)
 
 
-def _is_stand_in(gdf) -> bool:
-    if gdf is None:
-        return False
-    flagged = bool(gdf.attrs.get("stand_in", False))
-    if "stand_in" in gdf.columns:
-        flagged = flagged or bool(gdf["stand_in"].eq(True).any())
-    return flagged
-
-
 def _banner_lines(stand_ins, layers: Mapping) -> list[str]:
+    """The lines given, then every stand-in source of the layers' provenance (English / Chinese)."""
     lines = [stand_ins] if isinstance(stand_ins, str) else [str(s) for s in (stand_ins or ())]
-    for key, gdf in layers.items():
-        if not _is_stand_in(gdf):
-            continue
-        if "stand_in" in gdf.columns and gdf["stand_in"].eq(True).any():
-            flagged = gdf.index[gdf["stand_in"].eq(True)]
-            lines.append(f"STAND-IN {key.replace('_', ' ')}: {first_ids(flagged)} not real")
-        else:
-            note = gdf.attrs.get("note") or "not real data"
-            lines.append(f"STAND-IN {key.replace('_', ' ')}: {note}")
+    for source in provenance_of(*layers.values()).stand_ins:
+        zh = source.label("zh")
+        lines.append(source.what if zh == source.what else f"{source.what} / {zh}")
     return list(dict.fromkeys(line for line in lines if line.strip()))
+
+
+def _stand_in_tiers(sites) -> set[str] | None:
+    """Tiers whose sites are stand-ins (provenance input ``sites:<tier>``); None when every site is one."""
+    tiers: set[str] = set()
+    for source in provenance_of(sites).stand_ins:
+        kind, _, tier = source.input.partition(":")
+        if kind == "sites" and not tier:
+            return None
+        if kind == "sites":
+            tiers.add(tier)
+    return tiers
 
 
 def _bounds(gdfs) -> list[list[float]]:
@@ -698,6 +698,7 @@ def _add_sites(m, wgs, tiers: list[_Tier], *, offline: bool) -> dict[str, dict[i
     import shapely
 
     index = {t.name: k for k, t in enumerate(tiers)}
+    stand_in_tiers = _stand_in_tiers(wgs)
     counts: dict[str, dict[int, int]] = {}
     for status in STATUSES:
         part = wgs[wgs["status"] == status]
@@ -715,7 +716,7 @@ def _add_sites(m, wgs, tiers: list[_Tier], *, offline: bool) -> dict[str, dict[i
             "lon": xy[:, 0].tolist(),
             "icon": [icons.index(k) for k in tier_k.tolist()],
             "icons": [{"html": _symbol_html(tiers[k], k, status), "size": _SYMBOL_PX[status]} for k in icons],
-            "tip": [_site_tip(site_id, row, status) for site_id, row in part.iterrows()],
+            "tip": [_site_tip(site_id, row, status, stand_in_tiers) for site_id, row in part.iterrows()],
             "z": _Z_OFFSET[status],
         }
         cluster = status == "candidate" and len(part) > CLUSTER_MIN
@@ -727,11 +728,11 @@ def _add_sites(m, wgs, tiers: list[_Tier], *, offline: bool) -> dict[str, dict[i
     return counts
 
 
-def _site_tip(site_id, row, status: str) -> str:
+def _site_tip(site_id, row, status: str, stand_in_tiers: set[str] | None) -> str:
     name = row.get("name") if "name" in row.index else None
     head = f"<b>{html.escape(str(name))}</b><br>" if name is not None and not pd.isna(name) else ""
     text = f"{head}site {html.escape(str(site_id))}<br>{html.escape(str(row['tier']))}, {status}"
-    if "stand_in" in row.index and pd.notna(row["stand_in"]) and bool(row["stand_in"]):
+    if stand_in_tiers is None or str(row["tier"]) in stand_in_tiers:
         text += "<br><b style='color:#b00020'>STAND-IN, not a real site</b>"
     return text
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from planner._errors import InputError
+from planner.provenance import provenance_of, with_provenance
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,48 @@ def _area_column(demand) -> str | None:
         if col in demand.columns:
             return col
     return None
+
+
+def covered_weight(result, tier: str, *, today: bool = False) -> float:
+    """Older residents within the walk of a tier's open sites, with the plan (or today, before it)."""
+    frame = result.today if today else result.coverage
+    return float(frame[f"covered_{tier}"].astype(float).mul(result.demand["weight"]).sum())
+
+
+def headline(result) -> str:
+    """One line per tier: how many older residents the plan puts within the walk."""
+    total = float(result.demand["weight"].sum())
+    lines = [f"{result.scenario.name}: {total:,.0f} older residents at {len(result.demand):,} demand points"]
+    for tier in result.tiers:
+        res = tier.result
+        covered = covered_weight(result, tier.spec.name)
+        share = f"{covered / total:.1%}" if total else "n/a"
+        lines.append(
+            f"  {tier.spec.name}: {len(res.selected)} sites chosen, {covered:,.0f} ({share}) "
+            f"within {tier.spec.threshold_min:g} min walk"
+            + ("" if result.joint is not None else f"; {res.status}, gap {res.gap:.2%}")
+        )
+    if result.joint is not None:
+        spent = result.joint.details.get("cost")
+        lines.append(
+            f"  both tiers solved together ({result.scenario.joint.objective}): objective "
+            f"{result.joint.objective:,.0f}, {result.joint.status}, gap {result.joint.gap:.2%}"
+            + (
+                f", cost {spent:,.0f} of budget {result.scenario.joint.budget:,.0f}"
+                if spent is not None
+                else ""
+            )
+        )
+    if stand_ins := provenance_of(result).banner_lines():
+        lines.append("  STAND-IN DATA: " + "; ".join(stand_ins))
+    return "\n".join(lines)
+
+
+def _noted(table: pd.DataFrame, result) -> pd.DataFrame:
+    """The table with a ``note`` column naming the stand-ins it rests on (none when every input is real)."""
+    if stand_ins := provenance_of(result).banner_lines():
+        table["note"] = STAND_IN_NOTE.format("; ".join(stand_ins))
+    return table
 
 
 def district_table(result) -> pd.DataFrame:
@@ -66,9 +109,7 @@ def district_table(result) -> pd.DataFrame:
     total = out[by[0]].astype(str).eq("total")
     for col in by[1:]:
         out[col] = out[col].astype(object).where(~total, "total")
-    if result.stand_ins:
-        out["note"] = STAND_IN_NOTE.format("; ".join(result.stand_ins))
-    return out
+    return _noted(out, result)
 
 
 def gap_table(result, *, n: int = 50) -> pd.DataFrame:
@@ -86,10 +127,7 @@ def gap_table(result, *, n: int = 50) -> pd.DataFrame:
         table = coverage_by_area(demand, covered, "weight", by=by)
     else:
         table = pd.DataFrame({"older_residents": demand["weight"], "covered": covered}, index=demand.index)
-    out = gaps(table, n=n).reset_index()
-    if result.stand_ins:
-        out["note"] = STAND_IN_NOTE.format("; ".join(result.stand_ins))
-    return out
+    return _noted(gaps(table, n=n).reset_index(), result)
 
 
 def coverage_csv_table(result) -> pd.DataFrame:
@@ -105,7 +143,7 @@ def coverage_csv_table(result) -> pd.DataFrame:
     for col in table.columns:
         if col.startswith("walk_min_"):
             table[col] = table[col].round(2)
-    if result.stand_ins:
+    if provenance_of(result).is_stand_in:
         table["stand_in"] = True
     table.index.name = "demand_id"
     return table
@@ -119,10 +157,8 @@ def metrics(result) -> dict:
     for tier in result.tiers:
         res = tier.result
         name = tier.spec.name
-        covered = float(result.coverage[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
-        today = None
-        if result.today is not None:
-            today = float(result.today[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
+        covered = covered_weight(result, name)
+        today = None if result.today is None else covered_weight(result, name, today=True)
         tiers.append(
             {
                 "name": name,
@@ -144,7 +180,7 @@ def metrics(result) -> dict:
                 "gap": _finite(res.gap),
                 "status": res.status,
                 "solve_s": round(res.solve_s, 3),
-                "stand_in_sites": bool(tier.sites["stand_in"].any()),
+                "stand_in_sites": provenance_of(tier.sites).is_stand_in,
             }
         )
     curve = None
@@ -170,13 +206,14 @@ def metrics(result) -> dict:
     return {
         "scenario": result.scenario.name,
         "description": result.scenario.description,
-        "stand_ins": list(result.stand_ins),
+        "stand_ins": provenance_of(result).banner_lines(),
+        "inputs": provenance_of(result).to_records(),
         "network": net,
         "demand": {
             "points": len(demand),
             "weight_total": round(total, 3),
             "source": result.demand_source,
-            "stand_in": result.demand_source == "estimated",
+            "stand_in": provenance_of(result.demand).is_stand_in,
             "far_from_street": net.pop("demand_far_count", 0),
         },
         "speed_mps": result.scenario.network.speed_mps,
@@ -208,7 +245,7 @@ def all_sites(result):
 
     sites = gpd.GeoDataFrame(pd.concat([t.sites for t in result.tiers]), crs=4326)
     sites.index.name = "site_id"
-    return sites
+    return with_provenance(sites, provenance_of(*(t.sites for t in result.tiers)))
 
 
 def service_area_layer(result):
@@ -218,7 +255,9 @@ def service_area_layer(result):
     areas = [t.service_areas for t in result.tiers if t.service_areas is not None]
     if not areas:
         return None
-    return gpd.GeoDataFrame(pd.concat(areas, ignore_index=True), crs=4326)
+    return with_provenance(
+        gpd.GeoDataFrame(pd.concat(areas, ignore_index=True), crs=4326), provenance_of(*areas)
+    )
 
 
 def result_map(result, *, districts: pd.DataFrame | None = None, tiles="OpenStreetMap"):
@@ -235,17 +274,12 @@ def result_map(result, *, districts: pd.DataFrame | None = None, tiles="OpenStre
     """
     from planner.maps import plan_map
 
-    service = service_area_layer(result)
-    if service is not None:
-        service.attrs.clear()  # the network's stand-in note covers the service areas
     return plan_map(
         demand=_map_demand(result),
         sites=all_sites(result),
-        service_areas=service,
+        service_areas=service_area_layer(result),
         districts=_map_districts(result, district_table(result) if districts is None else districts),
         tiers=[{"name": t.spec.name, "threshold_min": t.spec.threshold_min} for t in result.tiers],
-        # stand-in sites are listed by the map itself, from their `stand_in` column
-        stand_ins=[s for s in result.stand_ins if not s.startswith("STAND-IN ")],
         title=_map_title(result),
         summary=_map_summary(result),
         offline=True,
@@ -319,7 +353,6 @@ def _map_title(result) -> str:
 
 def _map_demand(result):
     demand = result.demand[["weight", "geometry"]].copy()
-    demand.attrs.clear()  # the estimated-positions note is passed explicitly
     for col in result.coverage.columns:
         if col.startswith(("walk_min_", "covered_")) and col != "covered_any":
             demand[col] = result.coverage[col]
@@ -352,13 +385,13 @@ def _map_summary(result) -> dict[str, str]:
     summary = {"Older residents (demand)": f"{total:,.0f} at {len(demand):,} points"}
     for tier in result.tiers:
         name = tier.spec.name
-        covered = float(result.coverage[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
+        covered = covered_weight(result, name)
         verb = (
             f"{len(tier.result.selected)} new" if tier.spec.new else f"{len(tier.result.selected)} upgraded"
         )
         text = f"{covered / total:.1%}" if total else "n/a"
         if result.today is not None:
-            before = float(result.today[f"covered_{name}"].astype(float).mul(demand["weight"]).sum())
+            before = covered_weight(result, name, today=True)
             text += f" (today {before / total:.1%})"
         summary[f"Within {tier.spec.threshold_min:g} min of a {name} ({verb})"] = text
         if result.joint is None:

@@ -46,6 +46,15 @@ DEFAULT_SPEED_MPS = SPEED_PRESETS_MPS[DEFAULT_SPEED]
 #: Life-circle levels of GB 50180-2018 (minutes of walk).
 LIFE_CIRCLE_MIN = MappingProxyType({"15-minute": 15.0, "10-minute": 10.0, "5-minute": 5.0})
 
+#: Default coverage threshold of a tier (minutes of walk): the 15-minute life circle of GB 50180-2018.
+DEFAULT_THRESHOLD_MIN = LIFE_CIRCLE_MIN["15-minute"]
+
+#: Default solve method: exact MIP (HiGHS) when the model is small enough, else a heuristic with a bound.
+DEFAULT_SOLVER_METHOD = "auto"
+
+#: Target shares of the coverable weight for which a coverage curve finds the fewest sites.
+DEFAULT_CURVE_TARGETS = (0.8, 0.9, 0.95, 1.0)
+
 #: Wall-clock limit of one exact solve (seconds); a solve that hits it returns its plan with the proven gap.
 DEFAULT_TIME_LIMIT_S = 60.0
 #: Relative MIP gap at which HiGHS stops (1e-6: proven optimal for practical purposes).

@@ -1,7 +1,8 @@
 """Sites: existing facilities from files, generated candidate sites, and the stand-in existing stations.
 
-Every site layer is a GeoDataFrame in WGS84 with a unique index ``site_id`` and a ``stand_in`` column (True
-for generated or stand-in sites, which every output labels).
+Every site layer is a GeoDataFrame in WGS84 with a unique index ``site_id`` whose ``attrs["provenance"]``
+(`planner.provenance`) says whether the sites are real or stand-ins (generated, or the stand-in stations);
+every output labels the stand-ins.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def sites_from_file(
     Returns
     -------
     GeoDataFrame in WGS84, index ``site_id``, the file's columns plus ``capacity``/``cost`` when given,
-    ``site_source="file"`` and ``stand_in=False``.
+    ``site_source="file"``; its provenance says real, from the file.
     """
     gdf = read_points(
         path, id=id, crs=crs, lon=lon, lat=lat, index_name="site_id", as_points=True, layer=layer
@@ -106,7 +107,6 @@ def sites_from_file(
         if col is not None:
             gdf[arg] = pd.to_numeric(gdf[col]).astype(float)
     gdf["site_source"] = "file"
-    gdf["stand_in"] = False
     log.info("sites from file: %d sites", len(gdf))
     name = Path(path).name
     return with_provenance(gdf, Source("sites", real=True, what=f"sites from {name}", origin=name))
@@ -180,7 +180,7 @@ def candidates_on_network(
     -------
     GeoDataFrame in WGS84, index ``site_id`` (``"cand-0001"``, ... in draw order), columns node (position in
     the network), node_id, demand_nearby (weight within 500 m, NaN without demand), site_source
-    ("generated"), stand_in (True).
+    ("generated"); a stand-in provenance.
     """
     import geopandas as gpd
     from scipy.spatial import cKDTree
@@ -237,13 +237,11 @@ def candidates_on_network(
             "node_id": net.node_id[kept_a],
             "demand_nearby": nearby[kept_a],
             "site_source": "generated",
-            "stand_in": True,
         },
         geometry=geom.to_numpy(),
         index=pd.Index([f"{prefix or 'cand'}-{i:04d}" for i in range(1, len(kept_a) + 1)], name="site_id"),
         crs=4326,
     )
-    out.attrs.update(source="generated", stand_in=True)
     out = with_provenance(out, GENERATED_CANDIDATES)
     log.info(
         "candidate sites (STAND-IN, generated at street nodes): %d of %d nodes, min spacing %g m%s",
@@ -295,7 +293,7 @@ def stand_in_stations(demand, *, per_communities: int = 2, seed: int = 0):
     -------
     GeoDataFrame in WGS84, index ``site_id`` (``"station-<community code>"``), columns demand_id (the block
     point used), community_code, community, community_kind, street_code, street_name, district_code,
-    district_name, capacity, site_source ("stand-in"), stand_in (True).
+    district_name, capacity, site_source ("stand-in"); a stand-in provenance.
     """
     import geopandas as gpd
 
@@ -373,11 +371,9 @@ def stand_in_stations(demand, *, per_communities: int = 2, seed: int = 0):
     table = pd.DataFrame(rows).merge(comm.drop(columns=["x", "y", "weight"]), on="community_code")
     table = table.rename(columns={"community_name": "community"})
     table["site_source"] = "stand-in"
-    table["stand_in"] = True
     table.index = pd.Index([f"station-{c}" for c in table["community_code"]], name="site_id")
     geometry = demand.geometry.loc[table["demand_id"]].to_crs(4326).to_numpy()
     out = gpd.GeoDataFrame(table, geometry=geometry, crs=4326).sort_index()
-    out.attrs.update(source="stand-in", stand_in=True)
     out = with_provenance(out, STAND_IN_STATIONS)
     if out.index.has_duplicates:  # cannot happen: one station per community at most
         raise InputError(f"duplicate stations: {first_ids(out.index[out.index.duplicated()])}")
@@ -510,7 +506,7 @@ def sites_from_osm(source, *, kinds=("elderly_care",), prefix: str | None = None
     Returns
     -------
     GeoDataFrame in WGS84, index ``site_id``, columns name, osm_type, osm_id, kind, tags (every OSM tag of
-    the feature, as JSON text), site_source ("osm"), stand_in (False); ``attrs["provenance"]`` says real,
+    the feature, as JSON text), site_source ("osm"); ``attrs["provenance"]`` says real,
     from OpenStreetMap (ODbL).
 
     Raises
@@ -563,7 +559,6 @@ def sites_from_osm(source, *, kinds=("elderly_care",), prefix: str | None = None
             "kind": kind[keep],
             "tags": tag_text,
             "site_source": "osm",
-            "stand_in": False,
         },
         geometry=points,
         index=pd.Index(

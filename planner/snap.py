@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ import pandas as pd
 from planner._errors import InputError, PlannerWarning
 from planner._validate import check_points, first_ids
 from planner.network import StreetNetwork
+from planner.provenance import Provenance, provenance_of
 from planner.settings import DEFAULT_MAX_SNAP_M
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,9 @@ class Snapped:
         The snapped position on the street, in the network's CRS (NaN when not snapped).
     far
         Ids of the points farther than ``max_snap_m`` from any street (not snapped).
-    stand_in
-        True when the points or the network are stand-in data (estimated positions, synthetic streets).
+    provenance
+        What the points and the network are (`planner.provenance`): stand-ins (estimated positions,
+        synthetic streets) say so.
     """
 
     ids: pd.Index
@@ -53,7 +55,12 @@ class Snapped:
     x: np.ndarray
     y: np.ndarray
     far: pd.Index
-    stand_in: bool = False
+    provenance: Provenance = field(default_factory=Provenance)
+
+    @property
+    def stand_in(self) -> bool:
+        """True when the points or the network are stand-in data (read from `provenance`)."""
+        return self.provenance.is_stand_in
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -81,13 +88,6 @@ class Snapped:
             y=self.y[pos],
             far=self.far[self.far.isin(self.ids[pos])],
         )
-
-
-def is_stand_in(gdf) -> bool:
-    """True when a layer says it is stand-in data (``attrs['stand_in']``, or a true ``stand_in`` column)."""
-    if bool(gdf.attrs.get("stand_in", False)):
-        return True
-    return "stand_in" in gdf.columns and bool(gdf["stand_in"].fillna(False).astype(bool).any())
 
 
 def snap_points(
@@ -185,5 +185,5 @@ def snap_points(
         x=x,
         y=y,
         far=far,
-        stand_in=bool(net.stand_in or is_stand_in(points)),
+        provenance=net.provenance | provenance_of(points),
     )

@@ -530,7 +530,7 @@ class SweepResult:
 
 def _prepare_task(scenario: Scenario):
     """On a worker: areas, demand, streets, sites and snapped points of a base scenario."""
-    from planner._seam import prepare
+    from planner.pipeline import prepare
 
     return prepare(scenario)
 
@@ -550,7 +550,7 @@ def _site_counts(prepared) -> dict[str, tuple[list[str], int, int]]:
 
 def _times_task(prepared, speed_mps: float, limits_s: dict[str, float]):
     """On a worker: walk times of every tier at one speed, each to the longest threshold that needs it."""
-    from planner._seam import walk_times
+    from planner.pipeline import walk_times
 
     return walk_times(prepared, speed_mps=speed_mps, limits_s=limits_s)
 
@@ -559,7 +559,7 @@ def _variant_task(prepared, times, scenario: Scenario, runs_dir: str | None) -> 
     """On a worker: solve and evaluate one variant; its row of ``sweep.csv`` (its run folder if asked)."""
     import time
 
-    from planner._seam import evaluate
+    from planner.pipeline import evaluate
 
     start = time.perf_counter()
     keep = runs_dir is not None

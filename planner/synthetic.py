@@ -1,8 +1,8 @@
 """Synthetic street networks and points: for benchmarks, tests, and the labelled stand-in for missing streets.
 
-Everything here is made up. Networks carry ``source="synthetic"`` and ``stand_in=True``; points carry
-``attrs["stand_in"] = True``. Every generator takes an explicit ``seed`` and returns the same result for the
-same arguments.
+Everything here is made up. Networks carry ``source="synthetic"`` and a stand-in `planner.provenance` record;
+points carry one in ``attrs["provenance"]``. Every generator takes an explicit ``seed`` and returns the same
+result for the same arguments.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from planner._errors import InputError
 from planner._validate import first_ids
 from planner.coords import utm_crs
 from planner.network import StreetNetwork, largest_part
-from planner.provenance import Provenance, Source
+from planner.provenance import ATTR, Provenance, Source
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,19 @@ STAND_IN_STREETS = Provenance(
             real=False,
             what="SYNTHETIC STAND-IN street network (not real streets)",
             what_zh="合成的替代路网（非真实街道）",
+            origin="planner.synthetic",
+        ),
+    )
+)
+
+#: What `random_points` makes: made-up points.
+STAND_IN_POINTS = Provenance(
+    (
+        Source(
+            "points",
+            real=False,
+            what="SYNTHETIC random points",
+            what_zh="合成的随机点",
             origin="planner.synthetic",
         ),
     )
@@ -126,7 +139,6 @@ def grid_city(
             crs=crs,
             geometry=geometry,
             source="synthetic",
-            stand_in=True,
             provenance=STAND_IN_STREETS,
             description=f"synthetic stand-in: perturbed {block_m:g} m grid (seed {seed}), not real streets",
         )
@@ -290,7 +302,6 @@ def streets_in_areas(
             length_m=np.hypot(x[u] - x[v], y[u] - y[v]),
             crs=crs,
             source="synthetic",
-            stand_in=True,
             provenance=STAND_IN_STREETS,
             description=(
                 f"synthetic stand-in streets in {len(geoms):,} areas: arterials every {a_m:g} m, local "
@@ -364,7 +375,7 @@ def random_points(
     Returns
     -------
     geopandas.GeoDataFrame
-        Points with ``attrs["stand_in"] = True``.
+        Points whose ``attrs["provenance"]`` says they are a stand-in.
     """
     import geopandas as gpd
     import pandas as pd
@@ -411,7 +422,7 @@ def random_points(
             py = np.concatenate([py, cy[inside]])
         px, py = px[:n], py[:n]
     gdf = gpd.GeoDataFrame(geometry=shapely.points(px, py), index=pd.RangeIndex(n, name=index_name), crs=crs)
-    gdf.attrs["stand_in"] = True
+    gdf.attrs[ATTR] = STAND_IN_POINTS
     return gdf
 
 
@@ -601,7 +612,6 @@ def settlement_streets(
         length_m=length,
         crs=crs,
         source="synthetic",
-        stand_in=True,
         provenance=STAND_IN_STREETS,
         description=(
             f"SYNTHETIC STAND-IN streets where people live: {int(built.sum()):,} built-up cells of "
@@ -772,7 +782,7 @@ def streets_on_roads(
             "junctions": len(np.unique(cross_id)),
         },
     )
-    net = dataclasses.replace(net, stand_in=True, provenance=Provenance((source,)))
+    net = dataclasses.replace(net, provenance=Provenance((source,)))
     log.info(
         "%s: %s real arterial km, %s junctions with synthetic streets, %s synthetic streets cut at motorways",
         net.summary(),

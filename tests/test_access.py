@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 from planner._errors import InputError, PlannerWarning
 from planner.access import AccessScores, enhanced_two_step_fca, gravity_access, two_step_fca
 from planner.costs import TravelTimes
-from planner.coverage import STAND_IN_NOTE
+from planner.provenance import Provenance, Source, provenance_of
 
 LIMIT_S = 900.0
+
+
+STAND_IN = Provenance((Source("test", real=False, what="TEST STAND-IN data"),))
 
 
 def dense_times(dense: np.ndarray, site_ids, demand_ids, *, stand_in: bool = False) -> TravelTimes:
@@ -30,7 +33,9 @@ def dense_times(dense: np.ndarray, site_ids, demand_ids, *, stand_in: bool = Fal
             "walk_s": dense[rows, cols],
         }
     )
-    return TravelTimes.from_table(table, site_ids, demand_ids, limit_s=LIMIT_S, stand_in=stand_in)
+    return TravelTimes.from_table(
+        table, site_ids, demand_ids, limit_s=LIMIT_S, provenance=STAND_IN if stand_in else None
+    )
 
 
 @pytest.fixture
@@ -155,15 +160,16 @@ def test_zero_weight_catchment_warns(two_sites):
 
 
 def test_stand_in_passthrough(two_sites):
-    stand_in = TravelTimes.from_table(two_sites.table, ["A", "B"], [1, 2, 3], limit_s=LIMIT_S, stand_in=True)
+    stand_in = TravelTimes.from_table(
+        two_sites.table, ["A", "B"], [1, 2, 3], limit_s=LIMIT_S, provenance=STAND_IN
+    )
     got = gravity_access(stand_in, WEIGHTS, SUPPLY, beta=0.05)
     assert got.stand_in is True
     for series in (got.access, got.ratio):
-        assert series.attrs["stand_in"] is True
-        assert series.attrs["note"] == STAND_IN_NOTE
+        assert provenance_of(series).is_stand_in is True
     plain = gravity_access(two_sites, WEIGHTS, SUPPLY, beta=0.05)
     assert plain.stand_in is False
-    assert plain.access.attrs["stand_in"] is False
+    assert provenance_of(plain.access).is_stand_in is False
 
 
 def test_bad_inputs(two_sites):

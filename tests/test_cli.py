@@ -45,6 +45,14 @@ def test_demo_writes_a_labelled_plan_for_shenyang(tmp_path, capsys, monkeypatch)
     coverage = pd.read_csv(out / "coverage.csv")
     assert len(coverage) == metrics["demand"]["points"]
     assert coverage["stand_in"].all()
+    # one provenance: every input listed, real or not, and the stand-ins are the banner's lines
+    inputs = {(r["input"], r["real"]) for r in metrics["inputs"]}
+    assert {("streets", False), ("demand", False), ("areas", True)} <= inputs
+    assert {("sites:centre", False), ("sites:station", False)} <= inputs
+    stand_ins = [r["what"] for r in metrics["inputs"] if not r["real"]]
+    assert metrics["stand_ins"] == stand_ins
+    for line in stand_ins:
+        assert line in page
 
 
 def test_network_fetch_caches_and_auto_then_uses_real_streets(tmp_path, monkeypatch, capsys):
@@ -53,7 +61,8 @@ def test_network_fetch_caches_and_auto_then_uses_real_streets(tmp_path, monkeypa
 
     import osmnx as ox
 
-    from planner.scenario import DemandSpec, NetworkSpec, Scenario, _load_network
+    from planner.inputs import load_network
+    from planner.scenario import DemandSpec, NetworkSpec, Scenario
 
     small = Path(__file__).parent / "data" / "net_small.osm"
     calls = []
@@ -73,7 +82,7 @@ def test_network_fetch_caches_and_auto_then_uses_real_streets(tmp_path, monkeypa
     spec = NetworkSpec(
         source="auto", path=tmp_path / "absent.osm.pbf", place="Heping District, Shenyang, China"
     )
-    net = _load_network(Scenario(name="t", network=spec, demand=DemandSpec(), tiers=()), None, None)
+    net = load_network(Scenario(name="t", network=spec, demand=DemandSpec(), tiers=()), None, None)
     assert net.source == "osm-online"
     assert not net.stand_in
     assert calls == ["Heping District, Shenyang, China"]  # read from the cache, not downloaded again

@@ -15,9 +15,13 @@ from hypothesis import strategies as st
 from planner import InputError, PlannerWarning
 from planner.costs import TravelTimes, travel_times
 from planner.network import StreetNetwork
+from planner.provenance import Provenance, Source
 from planner.snap import Snapped, snap_points
 
 X0, Y0 = 500_000.0, 4_600_000.0
+
+
+STAND_IN = Provenance((Source("test", real=False, what="TEST STAND-IN data"),))
 
 
 def points(xy, ids=None, crs=32651) -> gpd.GeoDataFrame:
@@ -117,7 +121,7 @@ def test_unsnapped_points_reach_nothing(tiny_net):
 def test_stand_in_is_carried(tiny_net):
     pts = points([(X0 + 30, Y0 + 10)])
     assert not travel_times(tiny_net, pts, pts, limit_s=60).stand_in
-    pts.attrs["stand_in"] = True
+    pts.attrs["provenance"] = STAND_IN
     assert travel_times(tiny_net, pts, pts, limit_s=60).stand_in
 
 

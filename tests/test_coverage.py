@@ -20,8 +20,12 @@ from planner.coverage import (
     multi_tier_coverage,
     nearest_sites,
 )
+from planner.provenance import Provenance, Source, provenance_of, with_provenance
 
 LIMIT_S = 900.0
+
+
+STAND_IN = Provenance((Source("test", real=False, what="TEST STAND-IN data"),))
 
 
 def times_from_dense(dense: np.ndarray, site_ids, demand_ids, *, stand_in: bool = False) -> TravelTimes:
@@ -34,7 +38,9 @@ def times_from_dense(dense: np.ndarray, site_ids, demand_ids, *, stand_in: bool 
             "walk_s": dense[rows, cols],
         }
     )
-    return TravelTimes.from_table(table, site_ids, demand_ids, limit_s=LIMIT_S, stand_in=stand_in)
+    return TravelTimes.from_table(
+        table, site_ids, demand_ids, limit_s=LIMIT_S, provenance=STAND_IN if stand_in else None
+    )
 
 
 @pytest.fixture
@@ -95,7 +101,7 @@ def test_nearest_sites_hand_checked(small):
     assert pd.isna(got["site_id"].iloc[3])
     np.testing.assert_array_equal(got["walk_s"], [0.0, 300.0, 600.0, np.nan])
     assert list(got["n_within"]) == [2, 2, 1, 0]
-    assert got.attrs["stand_in"] is False
+    assert provenance_of(got).is_stand_in is False
     assert "note" not in got.columns
 
 
@@ -224,8 +230,7 @@ def test_stand_in_passthrough():
         coverage_table(times, weights, threshold_min=5),
         multi_tier_coverage({"centre": times}, weights, thresholds_min={"centre": 5}),
     ):
-        assert table.attrs["stand_in"] is True
-        assert "stand-in" in table.attrs["note"]
+        assert provenance_of(table).is_stand_in is True
         assert (table["note"] == STAND_IN_NOTE).all()
 
 
@@ -268,7 +273,7 @@ def test_coverage_by_area_hand_checked(districts):
     np.testing.assert_allclose(got["covered_share"], [0.5, 100 / 140, 0.6])
     assert list(got["points"]) == [3, 3, 6]
     assert list(got["covered_points"]) == [2, 1, 3]
-    assert got.attrs["stand_in"] is False
+    assert provenance_of(got).is_stand_in is False
 
 
 def test_coverage_by_area_two_levels_missing_code_and_empty_area(districts):
@@ -329,17 +334,17 @@ def test_coverage_by_area_bad_inputs(districts):
 def test_coverage_by_area_stand_in_from_demand_or_coverage(districts):
     covered = pd.Series(True, index=districts.index)
     plain = coverage_by_area(districts, covered, "older", by="district")
-    assert plain.attrs["stand_in"] is False
+    assert provenance_of(plain).is_stand_in is False
     assert "note" not in plain.columns
-    marked = districts.assign(stand_in=True)
+    marked = with_provenance(districts, STAND_IN)
     got = coverage_by_area(marked, covered, "older", by="district")
-    assert got.attrs["stand_in"] is True
+    assert provenance_of(got).is_stand_in is True
     assert (got["note"] == STAND_IN_NOTE).all()
     # the label also travels on the `covered` column of a stand-in coverage table
     times = times_from_dense(np.full((1, 6), 60.0), ["s"], list(districts.index), stand_in=True)
     table = coverage_table(times, districts["older"], threshold_min=5)
     via_column = coverage_by_area(districts, table["covered"], "older", by="district")
-    assert via_column.attrs["stand_in"] is True
+    assert provenance_of(via_column).is_stand_in is True
 
 
 def test_gaps_order_ties_and_total_row(districts):
@@ -395,7 +400,7 @@ def test_multi_tier_coverage_hand_checked(small):
     assert list(got["n_covering_centre"]) == [1, 1, 0, 0]
     assert list(got["older_residents"]) == [1.0, 2.0, 3.0, 4.0]
     assert got.attrs["thresholds_min"] == {"centre": 5.0, "station": 3.0}
-    assert got.attrs["stand_in"] is False
+    assert provenance_of(got).is_stand_in is False
 
 
 @settings(max_examples=60, deadline=None)

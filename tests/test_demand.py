@@ -23,6 +23,7 @@ from planner.demand import (
     shenyang_districts,
     shenyang_streets,
 )
+from planner.provenance import provenance_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -111,9 +112,18 @@ def test_script_is_idempotent_and_reproduces_committed_files(tmp_path):
         "communities": 2_703,
         "villages": 1_539,
         "population": CENSUS_TOTAL,
+        "motorway ways": 319,
+        "trunk ways": 767,
+        "primary ways": 632,
     }
     committed = ROOT / "data" / "shenyang"
-    for name in ("districts.geojson", "city.geojson", "streets.csv", "communities.csv"):
+    for name in (
+        "districts.geojson",
+        "city.geojson",
+        "streets.csv",
+        "communities.csv",
+        "osm_major_roads.geojson",
+    ):
         assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), name
     fc = json.loads((tmp_path / "districts.geojson").read_text(encoding="utf-8"))
     assert fc["crs"]["properties"]["name"].endswith("CRS84")
@@ -132,7 +142,7 @@ def test_demand_from_file():
     assert list(gdf["weight"]) == [120.0, 80.5, 0.0]
     assert list(gdf["older"]) == [120.0, 80.5, 0.0]
     assert (gdf["source"] == "file").all()
-    assert not gdf["stand_in"].any()
+    assert not provenance_of(gdf).is_stand_in
     blocks = demand_from_file(DATA / "io_blocks.geojson", id="block")
     assert (blocks.geom_type == "Point").all()  # polygons become points
     assert list(blocks["weight"]) == [1.0, 1.0, 1.0]
@@ -201,7 +211,7 @@ def test_estimated_demand_counts_population_and_labels(estimate, districts, comm
     assert estimate.index.is_unique
     assert estimate.index.is_monotonic_increasing
     assert estimate.crs.to_epsg() == 4326
-    assert estimate["stand_in"].all()
+    assert provenance_of(estimate).is_stand_in
     assert (estimate["position_source"] == "estimated").all()
     assert (estimate["source"] == "estimated").all()
     assert estimate["population"].sum() == CENSUS_TOTAL
@@ -311,7 +321,7 @@ def test_demand_by_area_gives_each_area_its_census_total(helsinki_pbf):
     assert sums.to_dict() == pytest.approx({"west": 2_000.0, "east": 7_500.0, "harbour": 1_500.0}, rel=1e-12)
     # buildings by floor area inside their area; the sea box on estimated grid points, labelled
     homes = demand[demand["position_source"] == "building"]
-    assert set(homes["area_name"]) == {"west", "east"} and not homes["stand_in"].any()
+    assert set(homes["area_name"]) == {"west", "east"} and (homes["position_source"] == "building").all()
     for area_name, box in zip(areas["name"][:2], areas.geometry[:2], strict=True):
         mine = homes[homes["area_name"] == area_name]
         assert mine.within(box).all()
@@ -319,7 +329,7 @@ def test_demand_by_area_gives_each_area_its_census_total(helsinki_pbf):
         np.testing.assert_allclose(mine["weight"], sums[area_name] * share, rtol=1e-12)
     sea = demand[demand["area_name"] == "harbour"]
     assert 0.5 * FALLBACK_POINTS_PER_AREA < len(sea) < 1.5 * FALLBACK_POINTS_PER_AREA  # a grid inside
-    assert sea["stand_in"].all() and np.allclose(sea["weight"], 1_500.0 / len(sea))
+    assert np.allclose(sea["weight"], 1_500.0 / len(sea))
     assert (sea["position_source"] == "estimated").all() and sea.within(areas.geometry[2]).all()
     prov = provenance_of(demand)
     assert [s.real for s in prov.sources] == [True, False]

@@ -11,6 +11,7 @@ import shapely
 
 from planner import InputError, PlannerWarning
 from planner.isochrones import service_areas
+from planner.provenance import provenance_of
 from planner.snap import snap_points
 
 X0, Y0 = 500_000.0, 4_600_000.0
@@ -38,7 +39,7 @@ def test_partly_reached_edges_on_the_tiny_grid(tiny_net):
     assert poly.contains(shapely.Point(X0 + 100, Y0 + 74))
     assert not poly.contains(shapely.Point(X0 + 100, Y0 + 76))
     assert not poly.contains(shapely.Point(X0 + 50, Y0 + 50))  # inside the block: not a hull
-    assert not areas.attrs["stand_in"]
+    assert not provenance_of(areas).is_stand_in
 
 
 def test_speed_and_unreachable_sites(tiny_net):
@@ -97,7 +98,7 @@ def test_matches_sampled_streets_on_a_bent_grid():
     snapped = snap_points(net, random_points(net, 4, seed=4, index_name="site_id"))
     buffer_m, threshold_s = 10.0, 400.0
     areas = service_areas(net, snapped, threshold_s=threshold_s, buffer_m=buffer_m)
-    assert areas.attrs["stand_in"]
+    assert provenance_of(areas).is_stand_in
     for i in range(len(snapped)):
         reached, where, piece_m = sampled_reach(net, snapped, i, threshold_s, step_m=0.5)
         assert reached.sum() > 100

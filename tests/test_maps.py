@@ -29,11 +29,20 @@ from planner.maps import (
     plan_map,
     save_map,
 )
+from planner.provenance import Source, with_provenance
 
 UTM51 = 32651  # Shenyang lies in UTM zone 51N; x 500,000 is longitude 123 E
 TIERS = [{"name": "centre", "threshold_min": 15}, {"name": "station", "threshold_min": 10}]
 STAND_INS = ["SYNTHETIC STAND-IN street network - not real streets", "ESTIMATED demand positions"]
 WALK_M_PER_MIN = 60.0 / 1.25  # test data: street detour 1.25 x the straight line at 60 m/min
+
+
+STATION_STAND_IN = Source(
+    "sites:station",
+    real=False,
+    what="STAND-IN station sites (no published list)",
+    what_zh="替代的服务站（无公开名单）",
+)
 
 
 def _inputs(n: int = 600, seed: int = 1):
@@ -50,11 +59,12 @@ def _inputs(n: int = 600, seed: int = 1):
     status = np.array(["new"] * 4 + ["candidate"] * 8 + ["upgraded"] * 10 + ["existing"] * 18)
     names = [f"沈阳站点{i}" for i in range(40)]
     sites = gpd.GeoDataFrame(
-        {"tier": tier, "status": status, "name": names, "stand_in": np.arange(40) >= 36},
+        {"tier": tier, "status": status, "name": names},
         geometry=gpd.points_from_xy(site_xy[:, 0], site_xy[:, 1]),
         crs=UTM51,
         index=pd.Index([f"s{i:02d}" for i in range(40)], name="site_id"),
     )
+    sites = with_provenance(sites, STATION_STAND_IN)  # the station tier stands in for a missing list
     columns = {"weight": rng.integers(1, 80, n)}
     for name, open_status in (("centre", ["new", "upgraded"]), ("station", ["upgraded", "existing"])):
         open_xy = site_xy[(tier == name) & np.isin(status, open_status)]
@@ -159,17 +169,18 @@ def test_banner_lists_every_stand_in_and_the_flagged_sites(plan):
     m, page = plan
     (banner,) = _children(m, _Banner)
     assert banner.lines[:2] == STAND_INS
-    assert banner.lines[2] == "STAND-IN sites: s36, s37, s38, s39 (4 in all) not real"
+    assert banner.lines[2] == "STAND-IN station sites (no published list) / 替代的服务站（无公开名单）"
     assert len(banner.lines) == 3
     block = re.search(r'<div id="planner-banner" role="alert">(.*?)</div>', page, flags=re.S).group(1)
     assert "STAND-IN DATA" in block
     for line in STAND_INS:
         assert f"<li>{line}</li>" in block
-    assert page.count("STAND-IN, not a real site") == 4  # and in the tooltips of the stand-in sites
+    assert page.count("STAND-IN, not a real site") == 28  # and in the tooltips of the stand-in tier's sites
 
 
 def test_no_banner_without_stand_ins(inputs):
-    sites = inputs["sites"].drop(columns="stand_in")
+    sites = inputs["sites"].copy()
+    sites.attrs.clear()
     m = plan_map(demand=inputs["demand"], sites=sites, tiers=TIERS)
     assert _children(m, _Banner) == []
     assert 'planner-banner" role' not in m.get_root().render()
@@ -177,9 +188,12 @@ def test_no_banner_without_stand_ins(inputs):
 
 def test_banner_from_layer_attrs_and_a_single_string(inputs):
     demand = inputs["demand"].copy()
-    demand.attrs["stand_in"] = True
-    demand.attrs["note"] = "positions estimated from building footprints"
-    sites = inputs["sites"].drop(columns="stand_in")
+    demand = with_provenance(
+        demand,
+        Source("demand", real=False, what="STAND-IN demand: positions estimated from building footprints"),
+    )
+    sites = inputs["sites"].copy()
+    sites.attrs.clear()
     m = plan_map(demand=demand, sites=sites, tiers=TIERS, stand_ins="SYNTHETIC streets")
     (banner,) = _children(m, _Banner)
     assert banner.lines == [

@@ -39,7 +39,10 @@ def _execute(name: str, tmp_path: Path, monkeypatch) -> nbformat.NotebookNode:
         kernel_name="python3",
         resources={"metadata": {"path": str(folder)}},
     )
-    client.execute(cwd=str(folder), env=dict(os.environ))
+    # the kernel imports the package of this checkout, not whichever copy is installed
+    root = str(NOTEBOOKS.parent)
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    client.execute(cwd=str(folder), env={**os.environ, "PYTHONPATH": path})
     return nb
 
 

@@ -15,8 +15,9 @@ import pytest
 from planner import InputError
 from planner.cli import main
 from planner.locate import mclp
+from planner.pipeline import STAGES, run
 from planner.results import write_outputs
-from planner.scenario import DEFAULT_SCENARIO, STAGES, parse_scenario, read_scenario, run
+from planner.scenario import DEFAULT_SCENARIO, parse_scenario, read_scenario
 
 MINIMAL = textwrap.dedent(
     """\
@@ -117,6 +118,11 @@ def test_minimal_form_runs_and_writes_every_output(example_run):
     demand = pd.read_csv(example_run.parent / "demand.csv")
     assert metrics["demand"]["weight_total"] == pytest.approx(demand["elderly"].sum())
     assert metrics["stand_ins"] == []
+    inputs = {r["input"]: r for r in metrics["inputs"]}
+    assert all(r["real"] for r in inputs.values())
+    assert inputs["streets"]["licence"].startswith("ODbL")
+    assert inputs["demand"]["origin"].endswith("demand.csv")
+    assert inputs["sites:station"]["origin"].endswith("stations.csv")
     tiers = {t["name"]: t for t in metrics["tiers"]}
     assert len(tiers["centre"]["selected_ids"]) == 5
     assert len(tiers["station"]["selected_ids"]) == 3
@@ -192,7 +198,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     data = {
         "name": "x",
         "network": {"source": "file", "path": "missing.osm.pbf", "speed": "fast"},
-        "demand": {"path": "nowhere.csv", "crs": "WGS-84"},
+        "demand": {"path": "nowhere.csv", "crs": "WGS-85"},
         "tiers": [{"name": "centre", "threshold_min": 15, "new": 3}],
         "solver": {"method": "best"},
     }
@@ -202,7 +208,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert "missing.osm.pbf" in text
     assert "speed = 'fast' is not a preset" in text
     assert "nowhere.csv" in text
-    assert "crs = 'WGS-84'" in text
+    assert "crs = 'WGS-85'" in text
     assert "needs candidates" in text
     assert "[solver] method = 'best'" in text
 
@@ -406,3 +412,227 @@ def test_gaps_list_the_most_uncovered_first(example_dir):
     assert len(gaps) == 5
     assert gaps["uncovered_residents"].tolist() == pytest.approx(expected.iloc[:5].tolist())
     assert gaps["cumulative_share"].is_monotonic_increasing
+
+
+def _tiny(**tier) -> dict:
+    return {
+        "name": "x",
+        "network": {"source": "synthetic"},
+        "demand": {"source": "estimated"},
+        "tiers": [{"name": "centre", "threshold_min": 15, "new": 3, "generate_candidates": 10, **tier}],
+    }
+
+
+def test_keys_are_the_fields_of_the_specs_and_defaults_come_from_settings():
+    from dataclasses import fields
+
+    from planner import settings
+    from planner.scenario import SECTIONS, keys
+
+    for section, spec in SECTIONS.items():
+        assert set(keys(section)) == {f.name for f in fields(spec)}
+    assert "base_dir" not in keys()  # not a key of the file
+    scenario = parse_scenario(_tiny())
+    assert scenario.solver.mip_gap == settings.DEFAULT_MIP_GAP
+    assert scenario.solver.time_limit_s == settings.DEFAULT_TIME_LIMIT_S
+    assert scenario.network.speed_mps == settings.DEFAULT_SPEED_MPS
+    assert scenario.curve.targets == settings.DEFAULT_CURVE_TARGETS
+    data = _tiny()
+    del data["tiers"][0]["threshold_min"]
+    assert parse_scenario(data).tiers[0].threshold_min == settings.DEFAULT_THRESHOLD_MIN
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("solver", "mip_gap", float("nan"), r"\[solver\] mip_gap = nan must be a finite number"),
+        ("network", "speed_mps", float("inf"), r"\[network\] speed_mps = inf must be a finite number"),
+        ("curve", "max_sites", 2.5, r"\[curve\] max_sites = 2.5 must be a whole number"),
+        ("solver", "time_limit_s", "60", r"\[solver\] time_limit_s = '60' must be a number"),
+        ("curve", "exact", "yes", r"\[curve\] exact = 'yes' must be true or false"),
+        (
+            "network",
+            "bbox",
+            [1, 2, 3],
+            r"\[network\] bbox = \[1, 2, 3\] must be \[west, south, east, north\]",
+        ),
+    ],
+)
+def test_every_value_is_checked_under_its_key_path(section, key, value, message):
+    data = {**_tiny(), section: {key: value}}
+    if section == "network":
+        data["network"]["source"] = "synthetic"
+    with pytest.raises(InputError, match=message):
+        parse_scenario(data)
+
+
+def test_nan_threshold_is_named_by_its_key_not_an_internal_name():
+    with pytest.raises(InputError, match=r"\[\[tiers\]\] #1 threshold_min = nan must be a finite number"):
+        parse_scenario(_tiny(threshold_min=float("nan")))
+
+
+def test_run_and_read_scenario_still_importable_from_scenario():
+    import planner
+    import planner.pipeline
+    import planner.scenario
+
+    assert planner.scenario.run is planner.pipeline.run is planner.run
+    assert planner.scenario.RunResult is planner.pipeline.RunResult
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = planner.scenario.nope
+
+
+def test_the_schema_imports_no_stage():
+    import subprocess
+    import sys
+
+    stages = ["network", "demand", "sites", "snap", "costs", "coverage", "locate", "access", "isochrones"]
+    code = (
+        "import sys, planner.scenario as s; s.read_scenario(s.DEFAULT_SCENARIO); "
+        f"print([m for m in {stages!r} if 'planner.' + m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+MODEL_TIERS = """
+[[tiers]]
+name = "{name}"
+threshold_min = 10
+candidates = "candidates.csv"
+existing = "stations.csv"
+{options}
+"""
+
+#: tier name -> (options in the file, the `planner.locate` call it must equal)
+MODELS = {
+    "cover": ('new = 4\nmodel = "mclp"', "mclp"),
+    "fewest": ('model = "lscp"', "lscp"),
+    "share": ('model = "lscp"\ntarget_share = 0.8', None),
+    "median": ('new = 4\nmodel = "p_median"', "p_median"),
+    "center": ('new = 4\nmodel = "p_center"', "p_center"),
+    "capped": ('new = 4\nmodel = "capacitated"\ncapacity_column = "places"', "capacitated_mclp"),
+    "twice": ('new = 4\nmodel = "backup"\nbackup_weight = 0.5', "mclp"),
+    "fewest_twice": ('model = "lscp_backup"', "lscp_backup"),
+    "capped_median": (
+        'new = 4\nmodel = "capacitated_p_median"\ncapacity_column = "places"\nfar_min = 10',
+        "capacitated_p_median",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def model_run(example_dir):
+    """One run with a tier per model, all on the same candidates and existing stations."""
+    text = MINIMAL.split("[[tiers]]")[0] + "".join(
+        MODEL_TIERS.format(name=name, options=options) for name, (options, _) in MODELS.items()
+    )
+    text += '[solver]\nmethod = "exact"\n[curve]\ntargets = []\n'
+    path = example_dir / "models.toml"
+    path.write_text(text, encoding="utf-8")
+    result = run(read_scenario(path))
+    from planner.results import metrics
+
+    return result, json.loads(json.dumps(metrics(result)))  # as metrics.json holds it
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_runs_from_a_scenario_file(model_run, name):
+    from planner import locate
+
+    result, metrics = model_run
+    outcome = next(t for t in result.tiers if t.spec.name == name)
+    weights = result.demand["weight"]
+    stations = [f"s{i:02d}" for i in range(12)]
+    candidates = [f"c{i:02d}" for i in range(40)]
+    common = {"fixed": stations, "candidates": candidates, "method": "exact"}
+    options, function = MODELS[name]
+    if function == "capacitated_mclp":
+        places = outcome.sites["capacity"]
+        expected = locate.capacitated_mclp(outcome.times, weights, places, p=4, threshold_min=10, **common)
+    elif function == "capacitated_p_median":
+        places = outcome.sites["capacity"]
+        expected = locate.capacitated_p_median(outcome.times, weights, places, p=4, far_s=600, **common)
+    elif function == "lscp_backup":
+        expected = locate.lscp_backup(outcome.times, weights, threshold_min=10, **common)
+    elif function in ("p_median", "p_center"):
+        expected = getattr(locate, function)(outcome.times, weights, p=4, **common)
+    elif function == "lscp":
+        expected = locate.lscp(outcome.times, weights, threshold_min=10, **common)
+    elif function == "mclp":
+        backup = 0.5 if "backup" in options else None
+        expected = locate.mclp(outcome.times, weights, p=4, threshold_min=10, backup_weight=backup, **common)
+    else:  # the fewest sites reaching 80 % of the coverable weight
+        curve = locate.coverage_curve(outcome.times, weights, threshold_min=10, targets=(0.8,), **common)
+        needed = int(curve.needed["sites"].iloc[0])
+        assert len(outcome.result.selected) == needed
+        assert outcome.result.details["covered_weight"] >= 0.8 * curve.coverable_weight - 1e-6
+        expected = None
+    if expected is not None:
+        assert outcome.result.model == expected.model
+        assert outcome.result.selected == expected.selected
+        assert outcome.result.objective == pytest.approx(expected.objective)
+    chosen = outcome.sites.index[outcome.sites["status"] == "new"]
+    assert sorted(chosen) == sorted(outcome.result.selected)
+    tier = next(t for t in metrics["tiers"] if t["name"] == name)
+    assert tier["model"] == outcome.result.model
+    assert tier["selected_ids"] == [str(i) for i in outcome.result.selected]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ('new = 3\nmodel = "mlcp"', r"model = 'mlcp' is not one of .*did you mean 'mclp'"),
+        ('new = 3\nmodel = "backup"', r'model = "backup" needs backup_weight'),
+        ('new = 3\nmodel = "capacitated"', r'model = "capacitated" needs capacity_column'),
+        (
+            'new = 3\nmodel = "p_median"\nbackup_weight = 0.5',
+            r'backup_weight is an option of model = "backup"',
+        ),
+        ("new = 3\ntarget_share = 0.5", r'target_share is an option of model = "lscp"'),
+        (
+            'new = 3\nmodel = "backup"\nbackup_weight = 1.5',
+            r"backup_weight = 1.5 must be at least 0 and at most 1",
+        ),
+        (
+            'new = 3\nmodel = "p_center"\nequity_min_share = 0.5',
+            r'equity_\* options work with model = "mclp"',
+        ),
+        ('model = "p_median"', r"give new = <count>"),
+    ],
+)
+def test_model_options_are_validated(tmp_path, options, message):
+    import tomllib
+
+    tier = tomllib.loads(f'name = "centre"\ngenerate_candidates = 10\n{options}')
+    data = _tiny()
+    data["tiers"] = [tier]
+    with pytest.raises(InputError, match=message):
+        parse_scenario(data)
+
+
+def test_capacitated_model_names_the_sites_without_places(example_dir):
+    path = _variant(
+        example_dir, "no_places", centre_extra='model = "capacitated"\ncapacity_column = "nope"\n'
+    )
+    with pytest.raises(InputError, match="nope"):
+        run(read_scenario(path))
+
+
+def test_readme_model_examples_are_valid_scenarios():
+    import re
+    import tomllib
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Models from a scenario file")[1].split("\n## ")[0]
+    blocks = re.findall(r"```toml\n(.*?)```", section, flags=re.S)
+    from planner.scenario import MODELS as NAMES
+
+    seen = set()
+    for block in blocks:
+        data = tomllib.loads(block)
+        base = _tiny()
+        base["tiers"] = data["tiers"]
+        scenario = parse_scenario(base, check_files=False)
+        seen.update(t.model for t in scenario.tiers)
+    assert set(NAMES) <= seen

@@ -64,7 +64,7 @@ def test_sites_from_file_with_capacity_and_cost(tmp_path):
     assert list(gdf["capacity"]) == [30.0, 0.0]
     assert list(gdf["cost"]) == [1.5, 2.0]
     assert (gdf["site_source"] == "file").all()
-    assert not gdf["stand_in"].any()
+    assert not provenance_of(gdf).is_stand_in
     assert [(s.real, s.origin) for s in provenance_of(gdf).sources] == [(True, "s.csv")]
     blocks = sites_from_file(DATA / "io_blocks.geojson", id="block")
     assert (blocks.geom_type == "Point").all()
@@ -98,7 +98,7 @@ def test_candidates_count_spacing_labels_and_nodes():
     assert cands.index.name == "site_id"
     assert list(cands.index[:2]) == ["cand-0001", "cand-0002"]
     assert cands.crs.to_epsg() == 4326
-    assert cands["stand_in"].all()
+    assert provenance_of(cands).is_stand_in
     assert (cands["site_source"] == "generated").all()
     assert provenance_of(cands).banner_lines() == [GENERATED_CANDIDATES.what]
     assert cands["node"].is_unique
@@ -182,7 +182,7 @@ def test_stand_in_stations_follow_the_rule(estimate):
     assert len(stations) >= 300  # enough to upgrade 300 of them
     assert stations.index.name == "site_id"
     assert stations.index.is_unique
-    assert stations["stand_in"].all()
+    assert provenance_of(stations).is_stand_in
     assert (stations["site_source"] == "stand-in").all()
     assert (stations["capacity"] > 0).all()
     assert (stations["capacity"] % 100 == 0).all()
@@ -310,7 +310,6 @@ def facilities_osm(tmp_path) -> Path:
 def test_sites_from_osm_finds_elderly_care_and_not_look_alikes(facilities_osm):
     import json
 
-    from planner.provenance import provenance_of
     from planner.sites import sites_from_osm
 
     sites = sites_from_osm(facilities_osm)
@@ -326,7 +325,7 @@ def test_sites_from_osm_finds_elderly_care_and_not_look_alikes(facilities_osm):
     assert sites.loc["osm-way-10", "name"] == "日间照料中心"
     assert sites.loc["osm-relation-20", "osm_type"] == "relation"
     assert sites["osm_id"].tolist() == [1, 3, 8, 20, 10]
-    assert (sites["kind"] == "elderly_care").all() and not sites["stand_in"].any()
+    assert (sites["kind"] == "elderly_care").all() and not provenance_of(sites).is_stand_in
     # one point per facility: the centroid of the building and of the relation's outline
     way = sites.loc["osm-way-10", "geometry"]
     assert (way.x, way.y) == pytest.approx((123.411, 41.811), abs=1e-6)

@@ -9,7 +9,10 @@ import pytest
 import shapely
 
 from planner import InputError, PlannerWarning
+from planner.provenance import Provenance, Source
 from planner.snap import snap_points
+
+STAND_IN = Provenance((Source("test", real=False, what="TEST STAND-IN data"),))
 
 
 def points(xy, ids=None, crs=32651) -> gpd.GeoDataFrame:
@@ -79,10 +82,8 @@ def test_points_in_another_crs_are_reprojected(tiny_net):
 
 def test_stand_in_passes_through(tiny_net):
     pts = points([(X0 + 30, Y0 + 10)])
-    pts.attrs["stand_in"] = True
+    pts.attrs["provenance"] = STAND_IN
     assert snap_points(tiny_net, pts).stand_in
-    pts2 = points([(X0 + 30, Y0 + 10)]).assign(stand_in=[True])
-    assert snap_points(tiny_net, pts2).stand_in
 
 
 def test_bad_input_names_the_problem(tiny_net):

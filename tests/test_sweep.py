@@ -15,7 +15,7 @@ import pytest
 
 from planner import InputError
 from planner.cli import main
-from planner.scenario import run
+from planner.pipeline import run
 from planner.sweep import MAX_VARIANTS, parse_sweep, read_sweep, run_sweep, sanity_checks, variant_key
 from planner.synthetic import random_points
 

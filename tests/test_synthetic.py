@@ -10,7 +10,10 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from planner import InputError
+from planner.provenance import Provenance, Source, provenance_of
 from planner.synthetic import grid_city, random_points, streets_in_areas
+
+STAND_IN = Provenance((Source("test", real=False, what="TEST STAND-IN data"),))
 
 
 def n_parts(net) -> int:
@@ -138,7 +141,7 @@ def test_random_points_near_streets_and_in_polygons():
     pts = random_points(net, 500, max_offset_m=30, seed=3, index_name="demand_id")
     assert len(pts) == 500
     assert pts.index.name == "demand_id"
-    assert pts.attrs["stand_in"]
+    assert provenance_of(pts).is_stand_in
     assert pts.crs == net.crs
     tree = shapely.STRtree(net.edge_geometries())
     _, dist = tree.query_nearest(pts.geometry.to_numpy(), return_distance=True, all_matches=False)

@@ -65,7 +65,6 @@ def save_cached(net: StreetNetwork, file: Path) -> StreetNetwork:
     header = {
         "crs": net.crs.to_wkt(),
         "source": net.source,
-        "stand_in": net.stand_in,
         "dropped_nodes": net.dropped_nodes,
         "dropped_parts": net.dropped_parts,
         "description": net.description,
@@ -115,7 +114,6 @@ def load_cached(file: Path) -> StreetNetwork | None:
                 crs=pyproj.CRS.from_wkt(header["crs"]),
                 geometry=geometry,
                 source=header["source"],
-                stand_in=header["stand_in"],
                 dropped_nodes=header["dropped_nodes"],
                 dropped_parts=header["dropped_parts"],
                 description=header["description"],

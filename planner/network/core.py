@@ -71,8 +71,6 @@ class StreetNetwork:
         The projected, metric CRS of the coordinates (local UTM by default).
     source
         Where the streets come from: one of `SOURCES`.
-    stand_in
-        True when the network is not real street data (a synthetic stand-in); every output shows it.
     dropped_nodes, dropped_parts
         Nodes, and disconnected parts, removed when keeping the largest connected part.
     description
@@ -93,12 +91,16 @@ class StreetNetwork:
     crs: pyproj.CRS
     geometry: np.ndarray | None = None
     source: str = "graph"
-    stand_in: bool = False
     dropped_nodes: int = 0
     dropped_parts: int = 0
     description: str = ""
     meta: dict = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance)
+
+    @property
+    def stand_in(self) -> bool:
+        """True when the network is not real street data (read from `provenance`); every output shows it."""
+        return self.provenance.is_stand_in
 
     @property
     def n_nodes(self) -> int:
@@ -142,8 +144,7 @@ class StreetNetwork:
         if self.dropped_nodes:
             text += f", {self.dropped_nodes:,} nodes in {self.dropped_parts:,} small parts dropped"
         if self.stand_in:
-            labels = self.provenance.banner_lines() or ["SYNTHETIC STAND-IN, not real streets"]
-            text += f" ({'; '.join(labels)})"
+            text += f" ({'; '.join(self.provenance.banner_lines())})"
         return text
 
 

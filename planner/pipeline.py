@@ -1,0 +1,652 @@
+"""The run: a scenario's stages in order (`run`), and everything they produced (`RunResult`).
+
+A run is a pure function of its scenario: inputs in, results out, no hidden global state, so that many
+runs can be spread over a cluster. The stages, in order, are `STAGES`; each is timed and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from planner._errors import InfeasibleError, InputError
+from planner.inputs import load_areas, load_demand, load_network, load_sites, usable_ids
+from planner.provenance import Provenance, provenance_of
+from planner.scenario import Scenario, TierSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from geopandas import GeoDataFrame
+
+    from planner.costs import TravelTimes
+    from planner.locate import CoverageCurve, SitingResult, TwoTierResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class TierOutcome:
+    """One tier's sites, walk times and plan.
+
+    Attributes
+    ----------
+    spec
+        The tier as the scenario gives it.
+    sites
+        Every site of the tier (WGS84, index ``site_id``): ``status`` ("new", "candidate", "upgraded",
+        "existing"), ``tier``, ``note`` (why a site was excluded), and ``cost`` / ``capacity`` when given.
+    times
+        Walk times from every site of the tier to every demand point, within the threshold.
+    result
+        The tier's plan and how good it is.
+    service_areas
+        The chosen sites' street-following service areas (WGS84), or None.
+    """
+
+    spec: TierSpec
+    sites: GeoDataFrame
+    times: TravelTimes
+    result: SitingResult
+    service_areas: GeoDataFrame | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """Everything a run produced; `planner.results.write_outputs` writes it to a folder.
+
+    Attributes
+    ----------
+    scenario
+        The scenario that was run.
+    network_summary
+        Nodes, edges, CRS, dropped parts, street length, speed, demand far from any street.
+    demand
+        Demand points (WGS84) indexed by ``demand_id``, with ``weight`` and area columns.
+    demand_source
+        ``"file"``, ``"osm-buildings"`` or ``"estimated"``.
+    tiers
+        One `TierOutcome` per tier, in the scenario's order.
+    coverage
+        Per demand point after the plan: ``walk_min_<tier>``, ``covered_<tier>``, ``covered_any`` (and
+        ``access_<tier>`` for tiers with capacities).
+    today
+        The same before the plan (existing sites only), or None when no tier has existing sites.
+    areas
+        Report areas (WGS84) or None.
+    curve
+        Coverage curve of the first tier with new sites, or None.
+    provenance
+        What every input is, real or a stand-in, and where it came from (`planner.provenance`).
+    timings_s
+        Seconds per stage, in `STAGES` order.
+    joint
+        The joint plan when the tiers were solved together (``[joint]``), else None.
+    """
+
+    scenario: Scenario
+    network_summary: dict[str, Any]
+    demand: GeoDataFrame
+    demand_source: str
+    tiers: tuple[TierOutcome, ...]
+    coverage: pd.DataFrame
+    today: pd.DataFrame | None
+    areas: GeoDataFrame | None
+    curve: CoverageCurve | None
+    provenance: Provenance
+    timings_s: dict[str, float]
+    joint: TwoTierResult | None = None
+
+    @property
+    def stand_ins(self) -> tuple[str, ...]:
+        """What stands in for missing data, one line each (empty when every input is real)."""
+        return tuple(self.provenance.banner_lines())
+
+    def headline(self) -> str:
+        """One line per tier: how many older residents the plan puts within the walk."""
+        from planner.results import headline
+
+        return headline(self)
+
+
+#: The stages of a run, in order (a progress bar counts them).
+STAGES = (
+    "areas",
+    "demand",
+    "network",
+    "sites",
+    "snap",
+    "travel_times",
+    "today",
+    "solve",
+    "coverage",
+    "access",
+    "curve",
+    "service_areas",
+)
+
+
+class _Stages:
+    """Times each stage, logs one INFO line, and moves a progress bar over the stages when asked."""
+
+    def __init__(self, *, progress: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.timings: dict[str, float] = {}
+        self.bar = tqdm(total=len(STAGES), unit="stage", disable=not progress, leave=False)
+
+    def __call__(self, name: str):
+        import contextlib
+        import time
+
+        @contextlib.contextmanager
+        def stage():
+            self.bar.set_description(name.replace("_", " "))
+            start = time.perf_counter()
+            yield
+            self.timings[name] = round(time.perf_counter() - start, 3)
+            self.bar.update(1)
+            log.info("stage %s: %.1f s", name, self.timings[name])
+
+        return stage()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
+    """Run a scenario: load streets, demand and sites, compute walk times, solve every tier, measure coverage.
+
+    The same scenario gives the same result: every random choice takes the scenario's seeds. The run is
+    `prepare`, then `walk_times`, then `evaluate` (a sweep shares the first two among its variants).
+    """
+    stage = _Stages(progress=progress)
+    prepared = prepare(scenario, stage=stage)
+    limits_s = {t.name: t.threshold_min * 60.0 for t in scenario.tiers}
+    times = walk_times(
+        prepared, speed_mps=scenario.network.speed_mps, limits_s=limits_s, progress=progress, stage=stage
+    )
+    result = evaluate(prepared, times, scenario, stage=stage)
+    stage.close()
+    return result
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """What every variant of a scenario shares: report areas, demand, streets, sites and snapped points."""
+
+    scenario: Scenario
+    areas: Any  # GeoDataFrame of report areas (WGS84) or None
+    demand: Any  # GeoDataFrame (WGS84) indexed by demand_id, with `weight`
+    demand_source: str
+    net: Any  # StreetNetwork
+    tier_sites: dict  # tier name -> GeoDataFrame of its sites (status "candidate" / "existing", note)
+    demand_snap: Any  # Snapped
+    site_snaps: dict  # tier name -> Snapped
+    timings_s: dict
+
+
+def prepare(scenario: Scenario, *, stage: _Stages | None = None) -> Prepared:
+    """The stages before walk times: report areas, demand, streets, sites, the points snapped onto them."""
+    from planner.snap import snap_points
+
+    stage = _Stages(progress=False) if stage is None else stage
+    with stage("areas"):
+        areas = load_areas(scenario)
+    with stage("demand"):
+        demand, demand_source = load_demand(scenario, areas)
+    with stage("network"):
+        net = load_network(scenario, demand, areas)
+        log.info("%s", net.summary())
+    with stage("sites"):
+        tier_sites = {t.name: load_sites(t, net, demand, scenario) for t in scenario.tiers}
+    with stage("snap"):
+        max_snap = scenario.network.max_snap_m
+        demand_snap = snap_points(net, demand, max_snap_m=max_snap, name="demand")
+        site_snaps = {
+            name: snap_points(net, sites, max_snap_m=max_snap, name=f"{name} sites")
+            for name, sites in tier_sites.items()
+        }
+    return Prepared(
+        scenario, areas, demand, demand_source, net, tier_sites, demand_snap, site_snaps, dict(stage.timings)
+    )
+
+
+def walk_times(
+    prepared: Prepared,
+    *,
+    speed_mps: float,
+    limits_s: dict[str, float],
+    progress: bool = False,
+    stage: _Stages | None = None,
+) -> dict[str, TravelTimes]:
+    """Walk times of each tier's sites at one speed, to each tier's limit in seconds (tier name -> times).
+
+    Times to a longer limit serve a shorter threshold too: `evaluate` keeps the pairs within it, the very
+    pairs a search bounded there finds.
+    """
+    from planner.costs import travel_times
+
+    stage = _Stages(progress=False) if stage is None else stage
+    with stage("travel_times"):
+        return {
+            name: travel_times(
+                prepared.net,
+                prepared.site_snaps[name],
+                prepared.demand_snap,
+                limit_s=limits_s[name],
+                speed_mps=speed_mps,
+                progress=progress,
+            )
+            for name in prepared.tier_sites
+        }
+
+
+def evaluate(
+    prepared: Prepared,
+    times: dict[str, TravelTimes],
+    scenario: Scenario,
+    *,
+    curve: bool = True,
+    service_areas: bool = True,
+    stage: _Stages | None = None,
+) -> RunResult:
+    """The stages after walk times: solve every tier of `scenario`, measure coverage, curve, service areas.
+
+    `scenario` may differ from the prepared one in what a sweep varies (speed, thresholds, counts,
+    exclusions, budget, solver); `times` must be at its speed and reach each tier's threshold. `curve` and
+    `service_areas` False skip those stages (a sweep needs neither unless it keeps the run folders).
+    """
+    import numpy as np
+
+    from planner.coverage import multi_tier_coverage
+
+    stage = _Stages(progress=False) if stage is None else stage
+    times = {t.name: _within_limit(times[t.name], t.threshold_min * 60.0) for t in scenario.tiers}
+    tier_sites = {t.name: _mark_excluded(prepared.tier_sites[t.name], t.exclude) for t in scenario.tiers}
+    demand, net, demand_snap = prepared.demand, prepared.net, prepared.demand_snap
+    weights = demand["weight"]
+    with stage("today"):
+        existing = {
+            t.name: list(tier_sites[t.name].index[tier_sites[t.name]["status"] == "existing"])
+            for t in scenario.tiers
+        }
+        today = None
+        if any(existing.values()):
+            today = multi_tier_coverage(
+                times,
+                weights,
+                thresholds_min={t.name: t.threshold_min for t in scenario.tiers},
+                open_by_tier=dict(existing),
+            )
+    outcomes = []
+    joint = None
+    with stage("solve"):
+        if scenario.joint is not None:
+            outcomes, joint = _solve_joint(scenario, tier_sites, times, demand)
+        else:
+            for t in scenario.tiers:
+                outcomes.append(_solve_tier(t, tier_sites[t.name], times[t.name], demand, scenario))
+    with stage("coverage"):
+        open_by_tier = {o.spec.name: list(o.result.selected) + list(o.result.fixed) for o in outcomes}
+        coverage = multi_tier_coverage(
+            times,
+            weights,
+            thresholds_min={t.name: t.threshold_min for t in scenario.tiers},
+            open_by_tier=open_by_tier,
+        )
+    with stage("access"):
+        coverage, outcomes = _crowding(coverage, outcomes, weights)
+    result_curve = None
+    with stage("curve"):
+        first_new = next((o for o in outcomes if o.spec.new), None)
+        if first_new is not None and curve:
+            result_curve = _curve(first_new, weights, scenario)
+    with stage("service_areas"):
+        if service_areas:
+            outcomes = [
+                _with_service_areas(o, net, prepared.site_snaps[o.spec.name], scenario) for o in outcomes
+            ]
+    summary = {
+        "source": net.source,
+        "stand_in": bool(net.stand_in),
+        "nodes": int(net.n_nodes),
+        "edges": int(net.n_edges),
+        "crs": net.crs.to_string(),
+        "dropped_nodes": int(net.dropped_nodes),
+        "dropped_parts": int(net.dropped_parts),
+        "description": net.description,
+        "speed_mps": scenario.network.speed_mps,
+        "speed": scenario.network.speed,
+        "street_km": round(float(np.sum(net.length_m)) / 1000.0, 1),
+        "demand_far_from_street": [str(i) for i in demand_snap.far[:10]],
+        "demand_far_count": len(demand_snap.far),
+    }
+    return RunResult(
+        scenario=scenario,
+        network_summary=summary,
+        demand=demand,
+        demand_source=prepared.demand_source,
+        tiers=tuple(outcomes),
+        coverage=coverage,
+        today=today,
+        areas=prepared.areas,
+        curve=result_curve,
+        provenance=provenance_of(prepared.areas, demand, net, *prepared.tier_sites.values()),
+        timings_s={**prepared.timings_s, **stage.timings},
+        joint=joint,
+    )
+
+
+def _within_limit(times: TravelTimes, limit_s: float) -> TravelTimes:
+    """The pairs of `times` within `limit_s`, exactly as `travel_times` keeps them (no tolerance)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    if limit_s >= times.limit_s:
+        return times
+    mat = times.matrix
+    keep = mat.data <= limit_s
+    indptr = np.concatenate([[0], np.cumsum(keep)])[mat.indptr]
+    matrix = sp.csr_array((mat.data[keep], mat.indices[keep], indptr), shape=mat.shape)
+    matrix.has_sorted_indices = mat.has_sorted_indices
+    return replace(times, matrix=matrix, limit_s=float(limit_s))
+
+
+def _mark_excluded(sites, exclude) -> Any:
+    """A copy of `sites` whose ``note`` marks the ones `exclude` names (a variant may exclude others)."""
+    sites = sites.copy()
+    sites["note"] = ""
+    sites.loc[sites.index.astype(str).isin(set(exclude)), "note"] = "excluded by the scenario"
+    return sites
+
+
+def _equity(tier: TierSpec, demand: GeoDataFrame):
+    """The tier's equity floor (`planner.locate.Equity`), or None."""
+    from planner.locate import Equity
+
+    if tier.equity_min_share is None and not tier.equity_maximin:
+        return None
+    if tier.equity_by not in demand.columns:
+        raise InputError(
+            f"tier {tier.name!r}: equity_by = {tier.equity_by!r} is not a column of the demand; "
+            f"columns are {[c for c in demand.columns if c != 'geometry']}"
+        )
+    return Equity(
+        groups=demand[tier.equity_by].astype(str),
+        min_share=tier.equity_min_share,
+        maximin=tier.equity_maximin,
+    )
+
+
+def _capacity(tier: TierSpec, sites: GeoDataFrame, ids: list) -> pd.Series:
+    """Places of the sites a capacitated model may open, each one given."""
+    from planner._validate import first_ids
+
+    if "capacity" not in sites.columns or sites.loc[ids, "capacity"].isna().any():
+        missing = (
+            ids
+            if "capacity" not in sites.columns
+            else [i for i in ids if sites.loc[i, "capacity"] != sites.loc[i, "capacity"]]
+        )
+        raise InputError(
+            f'tier {tier.name!r}: model = "{tier.model}" needs the places of every site, but these have '
+            "none: "
+            f"{first_ids(missing)}; give capacity_column = <column of the site files>, or another model"
+        )
+    return sites.loc[ids, "capacity"].astype(float)
+
+
+def _solve_model(
+    tier: TierSpec, sites, times: TravelTimes, demand, solver, *, pool: list, fixed: list | None
+):
+    """Solve the tier's model (`TierSpec.model`) over the sites in `pool`, `fixed` sites open."""
+    from planner import locate
+
+    weights = demand["weight"]
+    common = {
+        "fixed": fixed,
+        "candidates": pool,
+        "method": solver.method,
+        "time_limit_s": solver.time_limit_s,
+    }
+    gap = {"mip_gap": solver.mip_gap}
+    p = tier.count
+    model = tier.model
+    if model in ("mclp", "backup"):
+        return locate.mclp(
+            times,
+            weights,
+            p=p,
+            threshold_min=tier.threshold_min,
+            equity=_equity(tier, demand),
+            backup_weight=tier.backup_weight,
+            **common,
+            **gap,
+        )
+    if model == "capacitated":
+        capacity = _capacity(tier, sites, pool + (fixed or []))
+        return locate.capacitated_mclp(
+            times, weights, capacity, p=p, threshold_min=tier.threshold_min, **common, **gap
+        )
+    far = {} if tier.far_min is None else {"far_s": tier.far_min * 60.0}
+    if model == "p_median":
+        return locate.p_median(times, weights, p=p, **common, **gap, **far)
+    if model == "p_center":
+        return locate.p_center(times, weights, p=p, **common)
+    if model == "capacitated_p_median":
+        capacity = _capacity(tier, sites, pool + (fixed or []))
+        try:
+            return locate.capacitated_p_median(times, weights, capacity, p=p, **common, **gap, **far)
+        except InfeasibleError as exc:
+            raise InfeasibleError(
+                f"tier {tier.name!r}: {exc}. In a scenario file, far_s is the tier's far_min = <minutes>"
+            ) from None
+    if model == "lscp_backup":
+        result = locate.lscp_backup(times, weights, threshold_min=tier.threshold_min, **common, **gap)
+    elif tier.target_share is not None:
+        result = _fewest_for_share(tier, times, weights, common, gap)
+    else:
+        result = locate.lscp(times, weights, threshold_min=tier.threshold_min, **common, **gap)
+    if p and len(result.selected) > p:
+        log.warning(
+            "tier %s: model %s needs %d sites to cover what it must, more than the %d allowed; "
+            "the plan keeps all %d",
+            tier.name,
+            model,
+            len(result.selected),
+            p,
+            len(result.selected),
+        )
+    return result
+
+
+def _fewest_for_share(tier: TierSpec, times: TravelTimes, weights, common: dict, gap: dict):
+    """The fewest sites covering `target_share` of the coverable weight, and among plans of that size the one
+    covering most: the fewest-sites solve of `coverage_curve`, then MCLP with that many sites.
+
+    Exact when both solves are proven optimal: some plan of k sites reaches the share, so the MCLP optimum
+    with k sites does too.
+    """
+    from dataclasses import replace as _replace
+
+    from planner.locate import coverage_curve, mclp
+
+    curve = coverage_curve(
+        times,
+        weights,
+        threshold_min=tier.threshold_min,
+        max_sites=0,
+        targets=(tier.target_share,),
+        **common,
+        **gap,
+    )
+    row = curve.needed.iloc[0]
+    if row["sites"] is None or row["sites"] != row["sites"]:
+        raise InputError(
+            f"tier {tier.name!r}: no plan found that covers target_share = {tier.target_share:g} of the "
+            f"coverable older residents ({row['status']}); lower target_share or raise [solver] time_limit_s"
+        )
+    plan = mclp(times, weights, p=int(row["sites"]), threshold_min=tier.threshold_min, **common, **gap)
+    optimal = row["status"] == "optimal" and plan.status == "optimal"
+    return _replace(
+        plan,
+        model="lscp",
+        objective=float(len(plan.selected)),
+        bound=float(row["lower_bound"]),
+        gap=(len(plan.selected) - float(row["lower_bound"])) / max(len(plan.selected), 1e-9),
+        status="optimal" if optimal else plan.status if plan.status != "optimal" else row["status"],
+        details={**plan.details, "target_share": tier.target_share, "covered_weight": plan.objective},
+    )
+
+
+def _solve_tier(tier: TierSpec, sites, times, demand, scenario: Scenario) -> TierOutcome:
+    if tier.kind == "upgrade":
+        # choose which existing sites to upgrade; the others do not offer the upgraded service
+        result = _solve_model(
+            tier, sites, times, demand, scenario.solver, pool=usable_ids(sites, "existing"), fixed=None
+        )
+        status = dict.fromkeys(result.selected, "upgraded")
+    else:
+        existing = usable_ids(sites, "existing")
+        pool = usable_ids(sites, "candidate")
+        result = _solve_model(tier, sites, times, demand, scenario.solver, pool=pool, fixed=existing or None)
+        status = dict.fromkeys(result.selected, "new")
+    return TierOutcome(spec=tier, sites=_with_status(sites, status), times=times, result=result)
+
+
+def _with_status(sites, status: dict):
+    """A copy of `sites` with the chosen ones marked ("new" / "upgraded")."""
+    sites = sites.copy()
+    sites["status"] = [status.get(i, s) for i, s in zip(sites.index, sites["status"], strict=True)]
+    return sites
+
+
+def _solve_joint(scenario: Scenario, tier_sites, times, demand) -> tuple[list[TierOutcome], Any]:
+    """The tier of new sites and the tier of upgrades in one model (shared budget, or "either" coverage)."""
+    from planner.locate import two_tier
+
+    joint, solver = scenario.joint, scenario.solver
+    new_t = next(t for t in scenario.tiers if t.new)
+    up_t = next(t for t in scenario.tiers if t.upgrade)
+    new_sites, up_sites = tier_sites[new_t.name], tier_sites[up_t.name]
+    budget = joint.budget
+    result = two_tier(
+        times[new_t.name],
+        times[up_t.name],
+        demand["weight"],
+        threshold_new_min=new_t.threshold_min,
+        threshold_upgrade_min=up_t.threshold_min,
+        new=new_t.new,
+        upgrade=up_t.upgrade,
+        candidates_new=usable_ids(new_sites, "candidate"),
+        fixed_new=usable_ids(new_sites, "existing") or None,
+        candidates_upgrade=usable_ids(up_sites, "existing"),
+        cost_new=new_sites["cost"] if budget is not None else None,
+        cost_upgrade=up_sites["cost"] if budget is not None else None,
+        budget=budget,
+        objective=joint.objective,
+        method=solver.method,
+        time_limit_s=solver.time_limit_s,
+        mip_gap=solver.mip_gap,
+    )
+    by_name = {
+        new_t.name: TierOutcome(
+            spec=new_t,
+            sites=_with_status(new_sites, dict.fromkeys(result.new.selected, "new")),
+            times=times[new_t.name],
+            result=result.new,
+        ),
+        up_t.name: TierOutcome(
+            spec=up_t,
+            sites=_with_status(up_sites, dict.fromkeys(result.upgrade.selected, "upgraded")),
+            times=times[up_t.name],
+            result=result.upgrade,
+        ),
+    }
+    return [by_name[t.name] for t in scenario.tiers], result
+
+
+def _crowding(coverage, outcomes: list[TierOutcome], weights):
+    """2SFCA places per older resident for tiers whose sites have capacities (crowding, not only distance).
+
+    Adds ``access_<tier>`` (places within the threshold per older resident, shared by all who reach them) to
+    the coverage table and ``supply_ratio`` (places per older resident in the catchment) to the open sites.
+    """
+    import warnings
+
+    from planner.access import two_step_fca
+
+    coverage = coverage.copy()
+    done = []
+    for outcome in outcomes:
+        sites = outcome.sites
+        open_ids = list(outcome.result.selected) + list(outcome.result.fixed)
+        if "capacity" not in sites or not open_ids or sites.loc[open_ids, "capacity"].isna().any():
+            done.append(outcome)
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scores = two_step_fca(
+                outcome.times,
+                weights,
+                sites.loc[open_ids, "capacity"].astype(float),
+                threshold_min=outcome.spec.threshold_min,
+            )
+        for warning in caught:  # e.g. open sites whose catchment holds nobody: said, not raised
+            log.warning("%s: %s", outcome.spec.name, warning.message)
+        coverage[f"access_{outcome.spec.name}"] = scores.access.reindex(coverage.index)
+        sites = sites.assign(supply_ratio=scores.ratio.reindex(sites.index))
+        done.append(replace(outcome, sites=sites))
+    return coverage, done
+
+
+def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
+    import inspect
+
+    from planner.locate import coverage_curve
+
+    tier, spec = outcome.spec, scenario.curve
+    sites = outcome.sites
+    existing = usable_ids(sites, "existing") + usable_ids(sites, "upgraded")
+    candidates = usable_ids(sites, "candidate") + usable_ids(sites, "new")
+    wanted = 3 * tier.new if spec.max_sites is None else spec.max_sites
+    options: dict[str, Any] = {}
+    if spec.exact:
+        if "exact" in inspect.signature(coverage_curve).parameters:
+            options["exact"] = True
+        else:
+            log.warning(
+                "[curve] exact = true: this version's coverage_curve has no exact mode; the curve is greedy"
+            )
+    return coverage_curve(
+        outcome.times,
+        weights,
+        threshold_min=tier.threshold_min,
+        fixed=existing or None,
+        candidates=candidates,
+        max_sites=min(wanted, len(candidates)),
+        targets=spec.targets,
+        method=scenario.solver.method,
+        time_limit_s=scenario.solver.time_limit_s,
+        mip_gap=scenario.solver.mip_gap,
+        **options,
+    )
+
+
+def _with_service_areas(outcome: TierOutcome, net, snapped_sites, scenario: Scenario) -> TierOutcome:
+    from planner.isochrones import service_areas
+
+    chosen = list(outcome.result.selected)
+    if not chosen:
+        return outcome
+    areas = service_areas(
+        net,
+        snapped_sites.subset(chosen),
+        threshold_s=outcome.spec.threshold_min * 60.0,
+        speed_mps=scenario.network.speed_mps,
+    )
+    areas = areas.to_crs(4326)
+    areas["tier"] = outcome.spec.name
+    areas["site_id"] = areas.index
+    return replace(outcome, service_areas=areas)
