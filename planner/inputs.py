@@ -233,8 +233,16 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
         raise InputError(
             f"tier {tier.name!r}: exclude names ids that are not sites of the tier: {first_ids(unknown)}"
         )
+    unknown = sorted(set(tier.fixed) - {str(i) for i in sites.index})
+    if unknown:
+        from planner._validate import first_ids
+
+        raise InputError(
+            f"tier {tier.name!r}: fixed names ids that are not sites of the tier: {first_ids(unknown)}"
+        )
     sites["note"] = ""
     sites.loc[sites.index.astype(str).isin(set(tier.exclude)), "note"] = "excluded by the scenario"
+    sites.loc[sites.index.astype(str).isin(set(tier.fixed)), "note"] = FIXED_NOTE
     n_exist = int((sites["status"] == "existing").sum())
     if tier.upgrade > n_exist:
         raise InputError(
@@ -248,6 +256,15 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
             "lower new or give more candidates"
         )
     return sites
+
+
+#: The ``note`` of a site the scenario opens (or upgrades) whatever the solver picks.
+FIXED_NOTE = "fixed by the scenario"
+
+
+def fixed_ids(sites) -> list:
+    """Ids of the sites the scenario's ``fixed`` list opens (or upgrades)."""
+    return list(sites.index[sites["note"] == FIXED_NOTE])
 
 
 def usable_ids(sites, status: str) -> list:

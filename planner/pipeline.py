@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from planner._errors import InfeasibleError, InputError
-from planner.inputs import load_areas, load_demand, load_network, load_sites, usable_ids
+from planner.inputs import fixed_ids, load_areas, load_demand, load_network, load_sites, usable_ids
 from planner.provenance import Provenance, provenance_of
 from planner.scenario import Scenario, TierSpec
 
@@ -501,17 +501,20 @@ def _fewest_for_share(tier: TierSpec, times: TravelTimes, weights, common: dict,
 
 
 def _solve_tier(tier: TierSpec, sites, times, demand, scenario: Scenario) -> TierOutcome:
+    fixed = fixed_ids(sites)  # the scenario's `fixed` list: open (or upgraded) whatever is chosen
     if tier.kind == "upgrade":
         # choose which existing sites to upgrade; the others do not offer the upgraded service
-        result = _solve_model(
-            tier, sites, times, demand, scenario.solver, pool=usable_ids(sites, "existing"), fixed=None
-        )
-        status = dict.fromkeys(result.selected, "upgraded")
+        pool = usable_ids(sites, "existing")
+        result = _solve_model(tier, sites, times, demand, scenario.solver, pool=pool, fixed=fixed or None)
+        status = dict.fromkeys([*result.selected, *fixed], "upgraded")
     else:
-        existing = usable_ids(sites, "existing")
+        existing = usable_ids(sites, "existing") + [i for i in fixed if sites.loc[i, "status"] == "existing"]
         pool = usable_ids(sites, "candidate")
-        result = _solve_model(tier, sites, times, demand, scenario.solver, pool=pool, fixed=existing or None)
-        status = dict.fromkeys(result.selected, "new")
+        new_fixed = [i for i in fixed if sites.loc[i, "status"] == "candidate"]
+        result = _solve_model(
+            tier, sites, times, demand, scenario.solver, pool=pool, fixed=(existing + new_fixed) or None
+        )
+        status = dict.fromkeys([*result.selected, *new_fixed], "new")
     return TierOutcome(spec=tier, sites=_with_status(sites, status), times=times, result=result)
 
 
@@ -608,7 +611,7 @@ def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
 
     tier, spec = outcome.spec, scenario.curve
     sites = outcome.sites
-    existing = usable_ids(sites, "existing") + usable_ids(sites, "upgraded")
+    existing = usable_ids(sites, "existing") + usable_ids(sites, "upgraded") + fixed_ids(sites)
     candidates = usable_ids(sites, "candidate") + usable_ids(sites, "new")
     wanted = 3 * tier.new if spec.max_sites is None else spec.max_sites
     options: dict[str, Any] = {}

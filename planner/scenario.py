@@ -138,6 +138,9 @@ class TierSpec:
     generate_candidates: int | None = _key(None, low=1)  # this many candidates generated on the network
     stand_in_existing: bool = False  # use the labelled stand-in stations of the built-in default
     exclude: tuple[str, ...] = ()  # site ids that are unavailable (e.g. land not free): never chosen
+    # site ids open (new tier) or upgraded (upgrade tier) whatever the solver picks; new / upgrade count the
+    # sites chosen beyond them (0: evaluate exactly these), as the what-if page's "download this plan" writes
+    fixed: tuple[str, ...] = ()
     equity_min_share: float | None = _key(None, low=0, high=1)  # every area reaches this covered share
     equity_maximin: bool = False  # maximise the worst area's covered share first
     equity_by: str = "district_name"  # demand column naming the area of each point
@@ -455,8 +458,13 @@ def _tier(k: int, raw: Any, base: Path, problems: list[str], check_files: bool) 
     has_candidates = t.candidates is not None or t.generate_candidates is not None
     has_existing = t.existing is not None or t.stand_in_existing
     fewest = t.model in FEWEST_SITES_MODELS
-    if t.new == 0 and t.upgrade == 0 and not fewest:
-        problems.append(f"{label}: give new = <count> (open new sites) or upgrade = <count>")
+    if t.new == 0 and t.upgrade == 0 and not fewest and not t.fixed:
+        problems.append(
+            f"{label}: give new = <count> (open new sites), upgrade = <count>, or fixed = [<site ids>]"
+        )
+    both = sorted(set(t.fixed) & set(t.exclude))
+    if both:
+        problems.append(f"{label}: sites {both[:10]} are both fixed and excluded; name each in one list")
     if t.new and not has_candidates:
         problems.append(f'{label}: new = {t.new} needs candidates = "<file>" or generate_candidates = <n>')
     if t.upgrade and not has_existing:
@@ -495,6 +503,11 @@ def _joint(raw: Any, tiers: list[TierSpec], base: Path, problems: list[str]) -> 
             problems.append(
                 f"tier {t.name!r}: equity floors are not available with [joint]; solve the tiers apart "
                 "(drop [joint]) to give an area its fair share"
+            )
+        if t.fixed:
+            problems.append(
+                f"tier {t.name!r}: fixed sites are not available with [joint]; solve the tiers apart "
+                "(drop [joint]) to keep given sites open"
             )
         if t.model != "mclp":
             problems.append(

@@ -260,6 +260,39 @@ def test_exclude_with_an_unknown_id_is_an_error(example_dir):
         run(scenario)
 
 
+def test_fixed_sites_stay_open_and_the_count_adds_to_them(example_dir):
+    base = run(read_scenario(example_dir / "example.toml"))
+    centre = base.tiers[0]
+    unchosen = list(centre.sites.index[centre.sites["status"] == "candidate"])[:2]
+    scenario = read_scenario(
+        _variant(
+            example_dir, "fixed", centre_extra=f"fixed = {[str(i) for i in unchosen]!r}\n".replace("'", '"')
+        )
+    )
+    again = run(scenario).tiers[0]
+    assert set(unchosen) <= set(again.result.fixed)
+    assert len(again.result.selected) == 5  # new = 5 more besides the fixed ones
+    assert not set(again.result.selected) & set(unchosen)
+    assert (again.sites.loc[unchosen, "status"] == "new").all()
+    # new = 0: evaluate exactly the fixed plan (what the what-if page's download writes)
+    chosen = [str(i) for i in centre.result.selected]
+    path = _variant(example_dir, "fixed_only", centre_extra=f"fixed = {chosen!r}\n".replace("'", '"'))
+    path.write_text(path.read_text(encoding="utf-8").replace("new = 5 ", "new = 0 "), encoding="utf-8")
+    only = read_scenario(path)
+    same = run(only).tiers[0]
+    assert same.result.selected == ()
+    assert same.result.objective == pytest.approx(centre.result.objective)
+
+
+def test_fixed_and_excluded_at_once_is_an_error(example_dir):
+    path = _variant(example_dir, "fixed_bad", centre_extra='fixed = ["c001"]\nexclude = ["c001"]\n')
+    with pytest.raises(InputError, match=r"both fixed and excluded"):
+        read_scenario(path)
+    path = _variant(example_dir, "fixed_unknown", centre_extra='fixed = ["nope"]\n')
+    with pytest.raises(InputError, match="fixed names ids that are not sites of the tier: nope"):
+        run(read_scenario(path))
+
+
 def test_equity_floor_per_area_is_met(example_dir):
     import shapely
 

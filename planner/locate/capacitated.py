@@ -250,13 +250,21 @@ def capacitated_p_median(
             col_lo, col_hi = np.zeros(model.n_cols), model.col_hi.copy()
             col_hi[:n] = 0.0
             col_lo[order[:p]] = col_hi[order[:p]] = 1.0
-            sol = solve_mip(
-                model.with_(col_lo=col_lo, col_hi=col_hi).relaxed(),
-                time_limit_s=time_limit_s,
-                what="capacitated p-median assignment",
-            )
-            x, bound, method_used = sol.x, lp.objective, "heuristic"
-            status = "optimal" if sol.objective - bound <= 1e-9 * max(1.0, sol.objective) else "heuristic"
+            try:
+                sol = solve_mip(
+                    model.with_(col_lo=col_lo, col_hi=col_hi).relaxed(),
+                    time_limit_s=time_limit_s,
+                    what="capacitated p-median assignment",
+                )
+                x, bound, method_used = sol.x, lp.objective, "heuristic"
+                status = "optimal" if sol.objective - bound <= 1e-9 * max(1.0, sol.objective) else "heuristic"
+            except InfeasibleError:
+                # the rounded sites cannot hold everyone (the LP spread capacity thinly): the MIP decides
+                log.info("capacitated p-median: rounded LP plan lacks capacity; solving the MIP instead")
+                sol = solve_mip(
+                    model, time_limit_s=time_limit_s, mip_rel_gap=mip_gap, what="capacitated p-median"
+                )
+                x, bound, status, method_used = sol.x, sol.bound, sol.status, "exact"
     except InfeasibleError as err:
         raise InfeasibleError(infeasible_msg) from err
     is_open = x[:n] > 0.5
