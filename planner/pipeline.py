@@ -11,7 +11,15 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from planner._errors import InfeasibleError, InputError
-from planner.inputs import fixed_ids, load_areas, load_demand, load_network, load_sites, usable_ids
+from planner.inputs import (
+    FIXED_NOTE,
+    fixed_ids,
+    load_areas,
+    load_demand,
+    load_network,
+    load_sites,
+    usable_ids,
+)
 from planner.provenance import Provenance, provenance_of
 from planner.scenario import Scenario, TierSpec
 
@@ -263,7 +271,7 @@ def evaluate(
 
     stage = _Stages(progress=False) if stage is None else stage
     times = {t.name: _within_limit(times[t.name], t.threshold_min * 60.0) for t in scenario.tiers}
-    tier_sites = {t.name: _mark_excluded(prepared.tier_sites[t.name], t.exclude) for t in scenario.tiers}
+    tier_sites = {t.name: _with_notes(prepared.tier_sites[t.name], t) for t in scenario.tiers}
     demand, net, demand_snap = prepared.demand, prepared.net, prepared.demand_snap
     weights = demand["weight"]
     with stage("today"):
@@ -353,11 +361,12 @@ def _within_limit(times: TravelTimes, limit_s: float) -> TravelTimes:
     return replace(times, matrix=matrix, limit_s=float(limit_s))
 
 
-def _mark_excluded(sites, exclude) -> Any:
-    """A copy of `sites` whose ``note`` marks the ones `exclude` names (a variant may exclude others)."""
+def _with_notes(sites, tier: TierSpec) -> Any:
+    """A copy of `sites` whose ``note`` marks what `tier` excludes and fixes (a variant may differ)."""
     sites = sites.copy()
     sites["note"] = ""
-    sites.loc[sites.index.astype(str).isin(set(exclude)), "note"] = "excluded by the scenario"
+    sites.loc[sites.index.astype(str).isin(set(tier.exclude)), "note"] = "excluded by the scenario"
+    sites.loc[sites.index.astype(str).isin(set(tier.fixed)), "note"] = FIXED_NOTE
     return sites
 
 

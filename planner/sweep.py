@@ -59,6 +59,7 @@ TIER_AXIS_KEYS = (
     "new",
     "upgrade",
     "exclude",
+    "fixed",
     "equity_min_share",
     "equity_maximin",
     "cost",
@@ -574,7 +575,8 @@ def _variant_task(prepared, times, scenario: Scenario, runs_dir: str | None) -> 
 
 
 def result_row(result) -> dict[str, Any]:
-    """Covered share, objective, bound, gap and status of a run: per tier, and for the whole variant.
+    """Covered share, objective, bound, gap, status and the chosen site ids of a run: per tier, and (but
+    the sites) for the whole variant.
 
     The variant's ``objective`` and ``bound`` are the sums over tiers solved apart (``status`` "optimal" only
     when every tier is), or those of the joint solve.
@@ -591,6 +593,7 @@ def result_row(result) -> dict[str, Any]:
         row[f"bound_{name}"] = float(res.bound)
         row[f"gap_{name}"] = float(res.gap)
         row[f"status_{name}"] = res.status
+        row[f"selected_{name}"] = ";".join(str(i) for i in res.selected)
         statuses.append(res.status)
     if result.joint is not None:
         joint = result.joint
@@ -741,16 +744,20 @@ def _run_on(client, sweep: Sweep, todo: list[int], keys: list[str], folder: Path
     """Submit the shared work and the variants; collect rows as they finish (saving each one)."""
     from distributed import as_completed
 
+    mine = {b.name: [i for i in todo if sweep.variants[i].base == b.name] for b in sweep.bases}
+    bases = [b for b in sweep.bases if mine[b.name]]
+    # every base is prepared (in parallel), and every variant checked against its sites, before any runs
+    prepared = {
+        b.name: client.submit(_prepare_task, b, key=f"prepare-{b.name}-{keys[mine[b.name][0]]}")
+        for b in bases
+    }
+    counts = client.gather([client.submit(_site_counts, prepared[b.name]) for b in bases])
+    for b, found in zip(bases, counts, strict=True):
+        _check_sites(sweep, mine[b.name], found)
     futures = {}
-    for base in sweep.bases:
-        mine = [i for i in todo if sweep.variants[i].base == base.name]
-        if not mine:
-            continue
-        prepared = client.submit(_prepare_task, base, key=f"prepare-{sweep.name}-{base.name}-{keys[mine[0]]}")
-        counts = client.submit(_site_counts, prepared).result()  # raises the base's input problems here
-        _check_sites(sweep, mine, counts)
+    for base in bases:
         by_speed: dict[float, list[int]] = {}
-        for i in mine:
+        for i in mine[base.name]:
             by_speed.setdefault(sweep.variants[i].scenario.network.speed_mps, []).append(i)
         for speed, members in by_speed.items():
             limits = {
@@ -762,13 +769,23 @@ def _run_on(client, sweep: Sweep, todo: list[int], keys: list[str], folder: Path
                 for t in base.tiers
             }
             times = client.submit(
-                _times_task, prepared, speed, limits, key=f"times-{base.name}-{speed:g}-{keys[members[0]]}"
+                _times_task,
+                prepared[base.name],
+                speed,
+                limits,
+                key=f"times-{base.name}-{speed:g}-{keys[members[0]]}",
             )
             for i in members:
                 v = sweep.variants[i]
                 runs_dir = str(folder / "runs" / v.name) if v.name in keep else None
                 fut = client.submit(
-                    _variant_task, prepared, times, v.scenario, runs_dir, key=f"variant-{keys[i]}", pure=False
+                    _variant_task,
+                    prepared[base.name],
+                    times,
+                    v.scenario,
+                    runs_dir,
+                    key=f"variant-{keys[i]}",
+                    pure=False,
                 )
                 futures[fut] = i
     rows: dict[int, dict] = {}
@@ -804,9 +821,11 @@ def _check_sites(sweep: Sweep, members: list[int], counts: dict) -> None:
         v = sweep.variants[i]
         for t in v.scenario.tiers:
             ids, n_cand, n_exist = counts[t.name]
-            unknown = sorted(set(t.exclude) - set(ids))
-            if unknown:
-                bad.append(f"{v.name}: tier {t.name!r} exclude names ids that are not sites: {unknown[:10]}")
+            for key in ("exclude", "fixed"):
+                unknown = sorted(set(getattr(t, key)) - set(ids))
+                if unknown:
+                    ids_text = f"{key} names ids that are not sites: {unknown[:10]}"
+                    bad.append(f"{v.name}: tier {t.name!r} {ids_text}")
             if t.new > n_cand:
                 bad.append(f"{v.name}: tier {t.name!r} new = {t.new} but there are {n_cand} candidate sites")
             if t.upgrade > n_exist:

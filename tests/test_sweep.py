@@ -259,6 +259,7 @@ def test_a_variant_equals_a_plain_run(grid_run):
         row = table.loc[variant.name]
         for outcome in plain.tiers:
             name = outcome.spec.name
+            assert row[f"selected_{name}"] == ";".join(outcome.result.selected)
             assert row[f"objective_{name}"] == pytest.approx(outcome.result.objective, rel=1e-12)
             covered = float(plain.coverage[f"covered_{name}"].mul(plain.demand["weight"]).sum())
             share = covered / float(plain.demand["weight"].sum())
@@ -441,3 +442,17 @@ def test_several_bases(folder, client, grid_run, tmp_path):
     assert table.loc["v0002", "objective"] == grid_run.table.loc["v0001", "objective"]
     assert table.loc["v0001", "key"] == grid_run.table.loc["v0005", "key"]  # 1.0 m/s, 2 centres, 5 min
     assert table.loc["v0001", "objective"] > table.loc["v0002", "objective"]
+
+
+def test_fixed_sites_as_an_axis(folder, client, tmp_path):
+    """Sites fixed open by a variant open whatever the solver picks; the count of new sites adds to them."""
+    sweep = _sweep(folder, 'base = "base.toml"\n[axes]\n"tiers.centre.fixed" = [[], ["c07", "c19"]]\n')
+    table = run_sweep(sweep, tmp_path, client=client).table
+    assert table["outcome"].eq("done").all()
+    assert list(table["tiers.centre.fixed"]) == ["", "c07;c19"]
+    chosen = table.loc["v0002", "selected_centre"].split(";")
+    assert len(chosen) == 4 and not {"c07", "c19"} & set(chosen)
+    fixed_plan = run(sweep.variants[1].scenario)
+    assert chosen == list(fixed_plan.tiers[0].result.selected)
+    assert table.loc["v0002", "objective_centre"] == pytest.approx(fixed_plan.tiers[0].result.objective)
+    assert table.loc["v0002", "objective_centre"] >= table.loc["v0001", "objective_centre"]
