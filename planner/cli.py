@@ -1,6 +1,9 @@
 """The `planner` command: ``demo``, ``run``, ``sweep``, ``compare``, ``network fetch``.
 
-Exit status 0 on success, 2 on bad input (the message on stderr, no traceback unless ``--debug``).
+Exit status: 0 on success; 2 on bad input or a run that cannot give an honest answer (the message on stderr,
+no traceback unless ``--debug``; the output folder is left as it was); 3 when the plan and tables were written
+but an optional stage (access scores, coverage curve, service areas, map, what-if page) failed, as the
+warning and ``stages`` in ``metrics.json`` say; 130 when interrupted (the output folder is left as it was).
 """
 
 from __future__ import annotations
@@ -96,18 +99,39 @@ def _speed(value: str | None):
         return value
 
 
-def _run(scenario, out: Path, args: argparse.Namespace) -> int:
+#: Exit status when the plan and tables were written but an optional stage failed.
+EXIT_STAGE_FAILED = 3
+
+
+def _inputs(scenario) -> list[Path | None]:
+    paths = [scenario.network.path, scenario.demand.path]
+    paths += [p for t in scenario.tiers for p in (t.candidates, t.existing)]
+    return [*paths, scenario.areas.path if scenario.areas is not None else None]
+
+
+def _run(scenario, out: Path, args: argparse.Namespace, *, scenario_file: Path | None = None) -> int:
+    import json
+
     from planner.pipeline import run
     from planner.results import write_outputs
+    from planner.runfolder import check_output_folder
 
+    check_output_folder(out, inputs=[*_inputs(scenario), scenario_file])  # before any computation
     speed = _speed(getattr(args, "speed", None))
     if speed is not None:
         scenario = scenario.with_speed(speed)
     result = run(scenario, progress=not args.quiet)
     paths = write_outputs(result, out)
     sys.stdout.write(result.headline() + "\n")
-    sys.stdout.write(f"map: {paths['map'].resolve()}\n")
+    if "map" in paths:
+        sys.stdout.write(f"map: {paths['map'].resolve()}\n")
     sys.stdout.write(f"tables and metrics: {out.resolve()}/\n")
+    stages = json.loads(paths["metrics"].read_text(encoding="utf-8"))["stages"]
+    failed = {name: status for name, status in stages.items() if status.startswith("failed")}
+    if failed:
+        for name, status in failed.items():
+            sys.stderr.write(f"planner: warning: optional stage {name} {status}\n")
+        return EXIT_STAGE_FAILED
     return 0
 
 
@@ -144,10 +168,12 @@ def main(argv: list[str] | None = None) -> int:
 
             return _run(read_scenario(DEFAULT_SCENARIO), args.out, args)
         if args.command == "run":
+            from planner.runfolder import folder_for_name
             from planner.scenario import read_scenario
 
             scenario = read_scenario(args.scenario)
-            return _run(scenario, args.out or Path("runs") / scenario.name, args)
+            out = args.out or folder_for_name(scenario.name)
+            return _run(scenario, out, args, scenario_file=args.scenario)
         if args.command == "sweep":
             return _sweep(args)
         if args.command == "compare":

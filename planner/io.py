@@ -46,16 +46,46 @@ def _missing_column(arg: str, name: str, columns, path: Path) -> str:
     )
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A CSV / TSV table (UTF-8 with or without BOM, or GB18030); the `text` columns (ids) read as text."""
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a CSV file; give the file inside it")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name} is empty (0 bytes); give the CSV file with its header and rows")
+    if b"\x00" in path.read_bytes()[:4096]:
+        raise InputError(f"{path.name} is binary, not a CSV text file; export the table as CSV")
     sep = "\t" if path.suffix.lower() == ".tsv" else None
+    dtype = dict.fromkeys(text, str)
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return pd.read_csv(path, sep=sep, engine="python", encoding=encoding)
+            return pd.read_csv(path, sep=sep, engine="python", encoding=encoding, dtype=dtype)
         except UnicodeDecodeError:
             continue
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
             raise InputError(f"{path.name} is not a readable CSV table ({err}); check the file") from None
     raise InputError(f"{path.name} is neither UTF-8 nor GB18030 text; save it as UTF-8 CSV")
+
+
+def _check_degrees(gdf, path: Path) -> None:
+    """Coordinates in a geographic CRS must be longitudes in -180..180 and latitudes in -90..90."""
+    if gdf.crs is None or not gdf.crs.is_geographic or not len(gdf):
+        return
+    bounds = gdf.geometry.bounds
+    lon_bad = (bounds["minx"] < -180) | (bounds["maxx"] > 180)
+    lat_bad = (bounds["miny"] < -90) | (bounds["maxy"] > 90)
+    bad = lon_bad | lat_bad
+    if not bad.any():
+        return
+    swapped = bool(((bounds["miny"] >= -180) & (bounds["maxy"] <= 180) & (bounds["minx"] >= -90)).all())
+    hint = (
+        "longitude and latitude look swapped (latitude goes in the lat column)"
+        if swapped and lat_bad.any() and not lon_bad.any()
+        else "the coordinates may be metres of a projected CRS: give crs='EPSG:<code>'"
+    )
+    raise InputError(
+        f"{path.name} has coordinates outside longitude -180..180 / latitude -90..90 for its CRS "
+        f"({gdf.crs.name}) in rows {first_ids(gdf.index[bad])}; {hint}"
+    )
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
@@ -182,7 +212,8 @@ def read_points(
     suffix = path.suffix.lower()
     datum = parse_datum(crs, name="crs") if crs is not None else None
     if suffix in CSV_SUFFIXES or suffix in EXCEL_SUFFIXES:
-        df = _read_csv(path) if suffix in CSV_SUFFIXES else _read_excel(path, layer)
+        text = (id,) if id is not None else ()
+        df = _read_csv(path, text) if suffix in CSV_SUFFIXES else _read_excel(path, layer)
         if datum is None:
             raise InputError(
                 f"`crs` is needed for {path.name}: a CSV file does not say what its coordinates are; pass "
@@ -231,6 +262,8 @@ def read_points(
         if col is not None and col not in gdf.columns:
             problems.append(_missing_column(arg, col, gdf.columns, path))
     raise_if(problems, f"reading {path.name}")
+    if id is not None:  # ids are text, kept exactly as given ("0020" stays "0020")
+        gdf[id] = gdf[id].where(gdf[id].isna(), gdf[id].astype(str))
     gdf = gdf.set_index(id, drop=True) if id is not None else gdf.reset_index(drop=True)
     gdf.index.name = index_name or id or "id"
     problems = point_problems(gdf, path.name)
@@ -240,6 +273,7 @@ def read_points(
     if weight is not None:
         gdf[weight] = pd.to_numeric(gdf[weight]).astype(float)
 
+    _check_degrees(gdf, path)
     gdf = to_wgs84(gdf, datum if datum in ("wgs84", "gcj02", "bd09") else None)
     if as_points:
         types = gdf.geometry.geom_type

@@ -7,10 +7,12 @@ runs can be spread over a cluster. The stages, in order, are `STAGES`; each is t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+import warnings
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from planner._errors import InfeasibleError, InputError
+from planner._errors import InfeasibleError, InputError, PlannerWarning
+from planner.checks import check_reach, check_size, check_weights
 from planner.inputs import (
     FIXED_NOTE,
     fixed_ids,
@@ -90,6 +92,9 @@ class RunResult:
         Seconds per stage, in `STAGES` order.
     joint
         The joint plan when the tiers were solved together (``[joint]``), else None.
+    stages
+        Optional stages (``access``, ``curve``, ``service_areas``): ``"ok"``, ``"skipped: ..."`` or
+        ``"failed: ..."`` (a failed optional stage is a warning; the plan stands).
     """
 
     scenario: Scenario
@@ -104,6 +109,7 @@ class RunResult:
     provenance: Provenance
     timings_s: dict[str, float]
     joint: TwoTierResult | None = None
+    stages: dict[str, str] = field(default_factory=dict)
 
     @property
     def stand_ins(self) -> tuple[str, ...]:
@@ -170,10 +176,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
     """
     stage = _Stages(progress=progress)
     prepared = prepare(scenario, stage=stage)
-    limits_s = {t.name: t.threshold_min * 60.0 for t in scenario.tiers}
-    times = walk_times(
-        prepared, speed_mps=scenario.network.speed_mps, limits_s=limits_s, progress=progress, stage=stage
-    )
+    times = walk_times(prepared, scenario, progress=progress, stage=stage)
     result = evaluate(prepared, times, scenario, stage=stage)
     stage.close()
     return result
@@ -191,6 +194,7 @@ class Prepared:
     tier_sites: dict  # tier name -> GeoDataFrame of its sites (status "candidate" / "existing", note)
     demand_snap: Any  # Snapped
     site_snaps: dict  # tier name -> Snapped
+    far_weight: float  # older residents too far from any street (see `planner.checks.check_reach`)
     timings_s: dict
 
 
@@ -203,6 +207,7 @@ def prepare(scenario: Scenario, *, stage: _Stages | None = None) -> Prepared:
         areas = load_areas(scenario)
     with stage("demand"):
         demand, demand_source = load_demand(scenario, areas)
+        check_weights(demand)
     with stage("network"):
         net = load_network(scenario, demand, areas)
         log.info("%s", net.summary())
@@ -210,43 +215,51 @@ def prepare(scenario: Scenario, *, stage: _Stages | None = None) -> Prepared:
         tier_sites = {t.name: load_sites(t, net, demand, scenario) for t in scenario.tiers}
     with stage("snap"):
         max_snap = scenario.network.max_snap_m
-        demand_snap = snap_points(net, demand, max_snap_m=max_snap, name="demand")
+        with warnings.catch_warnings():  # demand far from the streets: `check_reach` says it, with weights
+            warnings.simplefilter("ignore", PlannerWarning)
+            demand_snap = snap_points(net, demand, max_snap_m=max_snap, name="demand")
         site_snaps = {
             name: snap_points(net, sites, max_snap_m=max_snap, name=f"{name} sites")
             for name, sites in tier_sites.items()
         }
+        far_weight = check_reach(net, demand, demand_snap, scenario)
     return Prepared(
-        scenario, areas, demand, demand_source, net, tier_sites, demand_snap, site_snaps, dict(stage.timings)
+        scenario,
+        areas,
+        demand,
+        demand_source,
+        net,
+        tier_sites,
+        demand_snap,
+        site_snaps,
+        far_weight,
+        dict(stage.timings),
     )
 
 
 def walk_times(
-    prepared: Prepared,
-    *,
-    speed_mps: float,
-    limits_s: dict[str, float],
-    progress: bool = False,
-    stage: _Stages | None = None,
+    prepared: Prepared, scenario: Scenario, *, progress: bool = False, stage: _Stages | None = None
 ) -> dict[str, TravelTimes]:
-    """Walk times of each tier's sites at one speed, to each tier's limit in seconds (tier name -> times).
+    """Walk times of each tier's sites at the scenario's speed, to each tier's threshold (tier name -> times).
 
-    Times to a longer limit serve a shorter threshold too: `evaluate` keeps the pairs within it, the very
-    pairs a search bounded there finds.
+    Times to a longer threshold serve a shorter one too: `evaluate` keeps the pairs within it, the very
+    pairs a search bounded there finds (a sweep computes them once for the longest threshold).
     """
     from planner.costs import travel_times
 
     stage = _Stages(progress=False) if stage is None else stage
     with stage("travel_times"):
+        check_size(prepared.net, prepared.demand, prepared.tier_sites, scenario)
         return {
-            name: travel_times(
+            t.name: travel_times(
                 prepared.net,
-                prepared.site_snaps[name],
+                prepared.site_snaps[t.name],
                 prepared.demand_snap,
-                limit_s=limits_s[name],
-                speed_mps=speed_mps,
+                limit_s=t.threshold_min * 60.0,
+                speed_mps=scenario.network.speed_mps,
                 progress=progress,
             )
-            for name in prepared.tier_sites
+            for t in scenario.tiers
         }
 
 
@@ -303,18 +316,31 @@ def evaluate(
             thresholds_min={t.name: t.threshold_min for t in scenario.tiers},
             open_by_tier=open_by_tier,
         )
+    stages: dict[str, str] = {}
     with stage("access"):
-        coverage, outcomes = _crowding(coverage, outcomes, weights)
+        coverage, outcomes = _optional(
+            stages, "access", lambda: _crowding(coverage, outcomes, weights), (coverage, outcomes)
+        )
     result_curve = None
     with stage("curve"):
         first_new = next((o for o in outcomes if o.spec.new), None)
-        if first_new is not None and curve:
-            result_curve = _curve(first_new, weights, scenario)
+        if first_new is None:
+            stages["curve"] = "skipped: no tier opens new sites"
+        elif not curve:
+            stages["curve"] = "skipped: not asked for"
+        else:
+            result_curve = _optional(stages, "curve", lambda: _curve(first_new, weights, scenario), None)
     with stage("service_areas"):
-        if service_areas:
-            outcomes = [
-                _with_service_areas(o, net, prepared.site_snaps[o.spec.name], scenario) for o in outcomes
-            ]
+        if not service_areas:
+            stages["service_areas"] = "skipped: not asked for"
+        else:
+            snaps = prepared.site_snaps
+            outcomes = _optional(
+                stages,
+                "service_areas",
+                lambda: [_with_service_areas(o, net, snaps[o.spec.name], scenario) for o in outcomes],
+                outcomes,
+            )
     summary = {
         "source": net.source,
         "stand_in": bool(net.stand_in),
@@ -329,6 +355,7 @@ def evaluate(
         "street_km": round(float(np.sum(net.length_m)) / 1000.0, 1),
         "demand_far_from_street": [str(i) for i in demand_snap.far[:10]],
         "demand_far_count": len(demand_snap.far),
+        "demand_far_weight": round(prepared.far_weight, 3),
     }
     return RunResult(
         scenario=scenario,
@@ -343,6 +370,7 @@ def evaluate(
         provenance=provenance_of(prepared.areas, demand, net, *prepared.tier_sites.values()),
         timings_s={**prepared.timings_s, **stage.timings},
         joint=joint,
+        stages=stages,
     )
 
 
@@ -368,6 +396,20 @@ def _with_notes(sites, tier: TierSpec) -> Any:
     sites.loc[sites.index.astype(str).isin(set(tier.exclude)), "note"] = "excluded by the scenario"
     sites.loc[sites.index.astype(str).isin(set(tier.fixed)), "note"] = FIXED_NOTE
     return sites
+
+
+def _optional(stages: dict[str, str], name: str, compute, fallback):
+    """Run an optional stage: on failure, a warning and its status in `stages`, and `fallback` instead."""
+    try:
+        value = compute()
+    except Exception as exc:  # an optional stage never loses the run
+        log.warning(
+            "optional stage %s failed (%s: %s); the plan and tables stand", name, type(exc).__name__, exc
+        )
+        stages[name] = f"failed: {type(exc).__name__}: {exc}"
+        return fallback
+    stages[name] = "ok"
+    return value
 
 
 def _equity(tier: TierSpec, demand: GeoDataFrame):

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -67,6 +68,13 @@ def headline(result) -> str:
                 if spent is not None
                 else ""
             )
+        )
+    far = result.network_summary.get("demand_far_count", 0)
+    if far:
+        far_w = float(result.network_summary.get("demand_far_weight", 0.0))
+        lines.append(
+            f"  {far:,} demand points ({far_w:,.0f} older residents, {far_w / total:.1%}) are too far "
+            "from every street to reach: counted as not covered"
         )
     if stand_ins := provenance_of(result).banner_lines():
         lines.append("  STAND-IN DATA: " + "; ".join(stand_ins))
@@ -149,8 +157,12 @@ def coverage_csv_table(result) -> pd.DataFrame:
     return table
 
 
-def metrics(result) -> dict:
-    """The run's numbers as JSON-ready dict (see ``metrics.json``)."""
+def metrics(result, *, stages: dict[str, str] | None = None) -> dict:
+    """The run's numbers as JSON-ready dict (see ``metrics.json``).
+
+    Everything but ``timings_s`` (stage and solve seconds) is the same for the same scenario. ``stages`` says
+    of each optional stage (access, curve, service areas, map, what-if page) "ok", "skipped" or why it failed.
+    """
     demand = result.demand
     total = float(demand["weight"].sum())
     tiers = []
@@ -179,7 +191,6 @@ def metrics(result) -> dict:
                 "bound": _finite(res.bound),
                 "gap": _finite(res.gap),
                 "status": res.status,
-                "solve_s": round(res.solve_s, 3),
                 "stand_in_sites": provenance_of(tier.sites).is_stand_in,
             }
         )
@@ -200,7 +211,6 @@ def metrics(result) -> dict:
             "gap": _finite(result.joint.gap),
             "status": result.joint.status,
             "method": result.joint.method,
-            "solve_s": round(result.joint.solve_s, 3),
         }
     net = dict(result.network_summary)
     return {
@@ -215,12 +225,18 @@ def metrics(result) -> dict:
             "source": result.demand_source,
             "stand_in": provenance_of(result.demand).is_stand_in,
             "far_from_street": net.pop("demand_far_count", 0),
+            "far_from_street_weight": net.pop("demand_far_weight", 0.0),
         },
+        "stages": dict(result.stages if stages is None else stages),
         "speed_mps": result.scenario.network.speed_mps,
         "tiers": tiers,
         "joint": joint,
         "curve": curve,
-        "timings_s": dict(result.timings_s),
+        "timings_s": {
+            **result.timings_s,
+            **{f"solve_{t.spec.name}": round(t.result.solve_s, 3) for t in result.tiers},
+            **({"solve_joint": round(result.joint.solve_s, 3)} if result.joint is not None else {}),
+        },
     }
 
 
@@ -288,49 +304,87 @@ def result_map(result, *, districts: pd.DataFrame | None = None, tiles="OpenStre
 
 
 def write_outputs(result, out: str | Path) -> dict[str, Path]:
-    """Write the run folder (see module docstring) and return the paths by name."""
+    """Write the run folder (see module docstring) at once, and return the final paths by name.
+
+    Every file is written to a staging folder beside `out` (`planner.runfolder.run_folder`), which replaces
+    `out` only when all are written: a failure leaves the previous folder as it was. The map and the what-if
+    page are optional: if one fails, a warning says so, ``metrics.json`` records it under ``stages`` and the
+    other files are still written.
+    """
+    from planner.runfolder import run_folder
+
+    scenario = result.scenario
+    inputs = [scenario.network.path, scenario.demand.path]
+    inputs += [p for t in scenario.tiers for p in (t.candidates, t.existing)]
+    inputs += [scenario.areas.path if scenario.areas is not None else None]
+    with run_folder(out, inputs=inputs) as folder:
+        paths = _write_files(result, folder)
+    log.info("wrote %d files to %s", len(paths), Path(out))
+    return paths
+
+
+def _write_files(result, folder) -> dict[str, Path]:
     from planner.maps import save_map
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-
     sites = all_sites(result)
     chosen = _plain_columns(sites[sites["status"].isin(["new", "upgraded"])]).reset_index()
-    paths["sites"] = out / "sites.geojson"
-    chosen.to_file(paths["sites"], driver="GeoJSON")
-    paths["sites_gpkg"] = out / "sites.gpkg"
-    paths["sites_gpkg"].unlink(missing_ok=True)
-    chosen.to_file(paths["sites_gpkg"], layer="chosen", driver="GPKG")
-    _plain_columns(sites).reset_index().to_file(paths["sites_gpkg"], layer="all_sites", driver="GPKG")
+    chosen.to_file(folder.path("sites.geojson"), driver="GeoJSON")
+    paths["sites"] = folder.final("sites.geojson")
+    gpkg = folder.path("sites.gpkg")
+    chosen.to_file(gpkg, layer="chosen", driver="GPKG")
+    _plain_columns(sites).reset_index().to_file(gpkg, layer="all_sites", driver="GPKG")
+    _fix_gpkg_times(gpkg)
+    paths["sites_gpkg"] = folder.final("sites.gpkg")
 
     service = service_area_layer(result)
     if service is not None:
-        paths["service_areas"] = out / "service_areas.geojson"
-        service.to_file(paths["service_areas"], driver="GeoJSON")
+        service.to_file(folder.path("service_areas.geojson"), driver="GeoJSON")
+        paths["service_areas"] = folder.final("service_areas.geojson")
 
-    paths["coverage"] = out / "coverage.csv"
-    coverage_csv_table(result).to_csv(paths["coverage"])
+    paths["coverage"] = folder.write_csv("coverage.csv", coverage_csv_table(result))
     districts = district_table(result)
-    paths["districts"] = out / "districts.csv"
-    districts.to_csv(paths["districts"], index=False)
-    paths["gaps"] = out / "gaps.csv"
-    gap_table(result).to_csv(paths["gaps"], index=False)
+    paths["districts"] = folder.write_csv("districts.csv", districts, index=False)
+    paths["gaps"] = folder.write_csv("gaps.csv", gap_table(result), index=False)
     if result.curve is not None:
-        paths["curve"] = out / "curve.csv"
-        result.curve.table.to_csv(paths["curve"], index=False)
+        paths["curve"] = folder.write_csv("curve.csv", result.curve.table, index=False)
 
-    paths["map"] = save_map(result_map(result, districts=districts), out / "map.html")
-    from planner.whatif import write_whatif
+    stages = dict(result.stages)
 
-    paths["whatif"] = write_whatif(result, out / "whatif.html")
+    def optional(stage: str, write) -> None:
+        try:
+            paths[stage] = write()
+            stages[stage] = "ok"
+        except Exception as exc:  # an optional output never loses the run
+            log.warning(
+                "the %s could not be written (%s: %s); the other files are", stage, type(exc).__name__, exc
+            )
+            stages[stage] = f"failed: {type(exc).__name__}: {exc}"
 
-    paths["metrics"] = out / "metrics.json"
-    paths["metrics"].write_text(
-        json.dumps(metrics(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    log.info("wrote %d files to %s", len(paths), out)
+    def write_map() -> Path:
+        save_map(result_map(result, districts=districts), folder.path("map.html"))
+        return folder.final("map.html")
+
+    def write_page() -> Path:
+        from planner.whatif import write_whatif
+
+        write_whatif(result, folder.path("whatif.html"))
+        return folder.final("whatif.html")
+
+    optional("map", write_map)
+    optional("whatif", write_page)
+    paths["metrics"] = folder.write_json("metrics.json", metrics(result, stages=stages))
     return paths
+
+
+def _fix_gpkg_times(path: Path) -> None:
+    """Set the GeoPackage's modification times to a fixed value, so that the same run gives the same bytes."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        con.execute("UPDATE gpkg_contents SET last_change = '2000-01-01T00:00:00.000Z'")
+        con.commit()
+        con.execute("VACUUM")
 
 
 def _plain_columns(gdf):
@@ -402,6 +456,21 @@ def _map_summary(result) -> dict[str, str]:
     return summary
 
 
+def _read_metrics(folder: Path) -> dict:
+    """A run folder's metrics.json, or an error naming what is wrong with it."""
+    path = folder / "metrics.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            f"{path} is not valid JSON ({exc}); the run folder is damaged, run it again"
+        ) from None
+    missing = [k for k in ("scenario", "speed_mps", "tiers") if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise InputError(f"{path} lacks {missing}; it was not written by `planner run`, run it again")
+    return data
+
+
 def compare_runs(a: str | Path, b: str | Path) -> str:
     """What changed between two run folders: coverage by district and tier, and the chosen sites."""
     a, b = Path(a), Path(b)
@@ -411,8 +480,7 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
                 f"{folder} is not a run folder (no metrics.json / districts.csv); give folders written by "
                 "`planner run` or `planner demo`"
             )
-    ma = json.loads((a / "metrics.json").read_text(encoding="utf-8"))
-    mb = json.loads((b / "metrics.json").read_text(encoding="utf-8"))
+    ma, mb = _read_metrics(a), _read_metrics(b)
     da = pd.read_csv(a / "districts.csv")
     db = pd.read_csv(b / "districts.csv")
     key = "district_name" if "district_name" in da.columns else da.columns[0]

@@ -105,21 +105,29 @@ class NetworkSpec:
     speed: str | None = _key(None, choices=tuple(SPEED_PRESETS_MPS))  # the preset name, when one was given
     max_snap_m: float | None = _key(None, low=1.0)
     seed: int = _key(0, low=0)
+    #: the real major roads a SYNTHETIC stand-in network is built on (`planner.synthetic.streets_on_roads`):
+    #: a line file with a ``highway`` column, or the built-in OSM roads of central Shenyang
+    roads: Path | None = None
+    roads_builtin: str | None = _key(None, choices=("shenyang",))
 
 
 @dataclass(frozen=True)
 class DemandSpec:
     """Older residents: from a file, from OSM buildings, or the estimated stand-in of the built-in default."""
 
-    source: str = _key("file", choices=("file", "osm-buildings", "estimated"))
+    #: "file" | "osm-buildings" (`population` over the buildings of `path`) | "buildings" (each [areas] census
+    #: total over its buildings) | "estimated" (the built-in default's stand-in)
+    source: str = _key("file", choices=("file", "osm-buildings", "buildings", "estimated"))
     path: Path | None = None
     id: str = "id"
     weight: str = "weight"
     crs: str = "wgs84"
+    layer: str | None = None  # the sheet of an Excel file (or layer of a GeoPackage)
     population: float | None = _key(None, low=0)  # for osm-buildings: people to spread over the buildings
     share_60plus: float | None = _key(None, low=0, high=1)
     points_per_community: int = _key(6, low=1, high=100)
     seed: int = _key(0, low=0)
+    untyped: bool = False  # buildings: count building=yes without another use as homes (common in China)
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,7 @@ class TierSpec:
     existing: Path | None = None
     id: str = "id"
     crs: str = "wgs84"
+    layer: str | None = None  # the sheet of an Excel file (or layer of a GeoPackage) of candidates / existing
     generate_candidates: int | None = _key(None, low=1)  # this many candidates generated on the network
     stand_in_existing: bool = False  # use the labelled stand-in stations of the built-in default
     exclude: tuple[str, ...] = ()  # site ids that are unavailable (e.g. land not free): never chosen
@@ -152,6 +161,10 @@ class TierSpec:
     far_min: float | None = _key(
         None, low=0, high=600
     )  # p-median models: minutes counted for unserved demand
+    #: ``existing = "osm:elderly_care"`` / ``candidates = "osm:community_centre"``: facility kinds read from
+    #: OpenStreetMap ([network] path, else place) with `planner.sites.sites_from_osm`
+    existing_osm: tuple[str, ...] = _key((), toml=False)
+    candidates_osm: tuple[str, ...] = _key((), toml=False)
 
     @property
     def count(self) -> int:
@@ -166,8 +179,8 @@ class TierSpec:
     @property
     def existing_only(self) -> bool:
         """True when the tier has existing sites and no candidates (an upgrade tier)."""
-        return (self.existing is not None or self.stand_in_existing) and (
-            self.candidates is None and self.generate_candidates is None
+        return (self.existing is not None or self.stand_in_existing or bool(self.existing_osm)) and (
+            self.candidates is None and self.generate_candidates is None and not self.candidates_osm
         )
 
 
@@ -196,6 +209,9 @@ class AreasSpec:
     name: str = "name"
     crs: str = "wgs84"
     builtin: str | None = _key(None, choices=("shenyang",))
+    #: census columns for [demand] source = "buildings" (the built-in areas: pop_2020 and share_60plus)
+    population_column: str | None = None
+    share_60plus_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -438,6 +454,10 @@ def _demand(raw: Any, base: Path, problems: list[str], check_files: bool) -> Dem
         problems.append(f'{where} source = "{spec.source}" needs path = "<file>"')
     if spec.source == "osm-buildings" and spec.population is None:
         problems.append(f'{where} source = "osm-buildings" needs population = <older residents to spread>')
+    if spec.source == "buildings" and spec.path is None:
+        problems.append(
+            f'{where} source = "buildings" needs path = "<extract>.osm.pbf" holding the buildings'
+        )
     return replace(spec, crs=_datum(spec.crs, f"{where} crs", problems))
 
 
@@ -450,13 +470,14 @@ def _tier(k: int, raw: Any, base: Path, problems: list[str], check_files: bool) 
     if not isinstance(name, str) or not name.isidentifier():
         problems.append(f"{where}: name = {name!r} must be a short word (letters, digits, _)")
         name = f"tier{k}"
-    t = _read_table(TierSpec, raw, "tiers", base, problems, where=where, name=name)
+    raw, osm = _osm_sites(raw, where, problems)
+    t = _read_table(TierSpec, raw, "tiers", base, problems, where=where, name=name, **osm)
     label = f"{where} ({t.name})"
     if check_files:
         _check_file(t.candidates, f"{where} candidates", raw.get("candidates"), problems)
         _check_file(t.existing, f"{where} existing", raw.get("existing"), problems)
-    has_candidates = t.candidates is not None or t.generate_candidates is not None
-    has_existing = t.existing is not None or t.stand_in_existing
+    has_candidates = t.candidates is not None or t.generate_candidates is not None or bool(t.candidates_osm)
+    has_existing = t.existing is not None or t.stand_in_existing or bool(t.existing_osm)
     fewest = t.model in FEWEST_SITES_MODELS
     if t.new == 0 and t.upgrade == 0 and not fewest and not t.fixed:
         problems.append(
@@ -491,6 +512,25 @@ def _tier(k: int, raw: Any, base: Path, problems: list[str], check_files: bool) 
     return replace(t, crs=_datum(t.crs, f"{where} crs", problems))
 
 
+#: How a tier asks for sites from OpenStreetMap instead of a file: ``"osm:<kind>[,<kind>]"``.
+OSM_SITES_PREFIX = "osm:"
+
+
+def _osm_sites(raw: dict, where: str, problems: list[str]) -> tuple[dict, dict]:
+    """Take ``existing`` / ``candidates`` given as "osm:<kinds>" out of a tier's table, as kinds."""
+    raw = dict(raw)
+    osm = {}
+    for key in ("existing", "candidates"):
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip().lower().startswith(OSM_SITES_PREFIX):
+            del raw[key]
+            kinds = tuple(k.strip() for k in value.strip()[len(OSM_SITES_PREFIX) :].split(",") if k.strip())
+            if not kinds:
+                problems.append(f'{where} {key} = {value!r} names no kind; e.g. {key} = "osm:elderly_care"')
+            osm[f"{key}_osm"] = kinds
+    return raw, osm
+
+
 def _joint(raw: Any, tiers: list[TierSpec], base: Path, problems: list[str]) -> JointSpec:
     joint = _read_table(JointSpec, raw, "joint", base, problems)
     kinds = sorted("new" if t.new else "upgrade" for t in tiers)
@@ -519,6 +559,27 @@ def _joint(raw: Any, tiers: list[TierSpec], base: Path, problems: list[str]) -> 
                 "or cost_column = <column of its site file>"
             )
     return joint
+
+
+def _check_osm_inputs(network, demand, tiers, areas, problems: list[str]) -> None:
+    """Keys that need another table: census columns on [areas], an OSM source for "osm:" sites."""
+    if demand.source == "buildings":
+        if areas is None:
+            problems.append(
+                '[demand] source = "buildings" spreads each area\'s census total: give [areas] with '
+                "population_column (and share_60plus_column, or [demand] share_60plus)"
+            )
+        elif areas.builtin is None and areas.population_column is None:
+            problems.append(
+                '[demand] source = "buildings" needs [areas] population_column = "<census column>"'
+            )
+    osm_tiers = [t.name for t in tiers if t.existing_osm or t.candidates_osm]
+    osm_file = network.path is not None and network.path.name.lower().endswith((".pbf", ".osm", ".osm.bz2"))
+    if osm_tiers and not osm_file and not network.place:
+        problems.append(
+            f'tiers {osm_tiers} read sites from OpenStreetMap ("osm:..."): give [network] path = '
+            '"<extract>.osm.pbf" or place = "<name>" to read them from'
+        )
 
 
 def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool = True) -> Scenario:
@@ -565,6 +626,7 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
         if areas.path is None and areas.builtin is None:
             problems.append('[areas] needs path = "<polygon file>" or builtin = "shenyang"')
         areas = replace(areas, crs=_datum(areas.crs, "[areas] crs", problems))
+    _check_osm_inputs(network, demand, tiers, areas, problems)
     curve = _read_table(CurveSpec, data.get("curve", {}), "curve", base, problems)
     joint = _joint(data["joint"], tiers, base, problems) if "joint" in data else None
 

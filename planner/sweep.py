@@ -549,11 +549,11 @@ def _site_counts(prepared) -> dict[str, tuple[list[str], int, int]]:
     return out
 
 
-def _times_task(prepared, speed_mps: float, limits_s: dict[str, float]):
-    """On a worker: walk times of every tier at one speed, each to the longest threshold that needs it."""
+def _times_task(prepared, scenario: Scenario):
+    """On a worker: walk times of every tier at the scenario's speed, to each tier's threshold."""
     from planner.pipeline import walk_times
 
-    return walk_times(prepared, speed_mps=speed_mps, limits_s=limits_s)
+    return walk_times(prepared, scenario)
 
 
 def _variant_task(prepared, times, scenario: Scenario, runs_dir: str | None) -> dict:
@@ -760,19 +760,12 @@ def _run_on(client, sweep: Sweep, todo: list[int], keys: list[str], folder: Path
         for i in mine[base.name]:
             by_speed.setdefault(sweep.variants[i].scenario.network.speed_mps, []).append(i)
         for speed, members in by_speed.items():
-            limits = {
-                t.name: max(
-                    next(u for u in sweep.variants[i].scenario.tiers if u.name == t.name).threshold_min
-                    for i in members
-                )
-                * 60.0
-                for t in base.tiers
-            }
+            # one table a speed, to the longest threshold of each tier there (shorter ones filter it)
+            longest = _longest([sweep.variants[i].scenario for i in members])
             times = client.submit(
                 _times_task,
                 prepared[base.name],
-                speed,
-                limits,
+                longest,
                 key=f"times-{base.name}-{speed:g}-{keys[members[0]]}",
             )
             for i in members:
@@ -812,6 +805,16 @@ def _run_on(client, sweep: Sweep, todo: list[int], keys: list[str], folder: Path
     if bar is not None:
         bar.close()
     return rows
+
+
+def _longest(scenarios: list[Scenario]) -> Scenario:
+    """The first scenario with each tier's threshold raised to the longest any of them has (same tiers)."""
+    first = scenarios[0]
+    tiers = tuple(
+        dataclasses.replace(t, threshold_min=max(s.tiers[k].threshold_min for s in scenarios))
+        for k, t in enumerate(first.tiers)
+    )
+    return dataclasses.replace(first, tiers=tiers)
 
 
 def _check_sites(sweep: Sweep, members: list[int], counts: dict) -> None:

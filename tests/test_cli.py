@@ -40,7 +40,10 @@ def test_demo_writes_a_labelled_plan_for_shenyang(tmp_path, capsys, monkeypatch)
     assert "total" in districts["district_name"].tolist()
     assert districts["note"].str.contains("stand-in").all()
     page = (out / "map.html").read_text(encoding="utf-8")
-    assert "SYNTHETIC STAND-IN street network" in page
+    # the stand-in streets are built on the real major roads, labelled exactly, with the ODbL attribution
+    label = "real major roads from OpenStreetMap, ODbL; SYNTHETIC local streets"
+    assert label in page and "© OpenStreetMap 贡献者" in page
+    assert metrics["network"]["description"] == label
     assert "ESTIMATED demand positions" in page
     coverage = pd.read_csv(out / "coverage.csv")
     assert len(coverage) == metrics["demand"]["points"]

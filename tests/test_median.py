@@ -387,3 +387,38 @@ def test_same_plan_whatever_the_input_order():
         assert a.objective == pytest.approx(b.objective)
         pd.testing.assert_series_equal(a.assigned, b.assigned.reindex(a.assigned.index))
     assert list(b.assigned.index) == list(shuffled.demand_ids)  # per-demand results in the caller's order
+
+
+def _line(n: int, limit_s: float = 3600.0):
+    """Demand and sites at the same n points of a line, 60 s apart: walk = 60 |i - j| s."""
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    keep = 60.0 * np.abs(i - j) <= limit_s
+    table = pd.DataFrame(
+        {
+            "site_id": [f"s{v:02d}" for v in j[keep]],
+            "demand_id": i[keep],
+            "walk_s": 60.0 * np.abs(i - j)[keep],
+        }
+    )
+    times = TravelTimes.from_table(table, [f"s{v:02d}" for v in range(n)], range(n), limit_s=limit_s)
+    return times, pd.Series(1.0, index=pd.RangeIndex(n))
+
+
+@pytest.mark.parametrize(("n", "p", "radius_steps"), [(30, 3, 5), (40, 4, 5), (31, 5, 3), (24, 2, 6)])
+def test_p_center_known_optimum_on_a_line(n, p, radius_steps):
+    # p sites each cover 2r + 1 consecutive points: the optimum is the smallest r with p (2r + 1) >= n
+    times, weights = _line(n)
+    res = p_center(times, weights, p=p, method="exact")
+    assert res.objective == 60.0 * radius_steps
+    assert res.bound == res.objective
+    assert res.status == "optimal"
+
+
+def test_p_center_lp_proves_a_radius_infeasible():
+    from planner.locate.median import _center_feasible
+
+    # a 3 x 3 cycle-like cover: each column covers two of three rows; two columns are needed, the LP needs 1.5
+    a = sp.csc_array(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 1]], dtype=bool))
+    assert _center_feasible(a, 1, 100.0, exact=True, time_limit_s=60)[0] == "no"
+    verdict, plan = _center_feasible(a, 2, 100.0, exact=True, time_limit_s=60)
+    assert verdict == "yes" and len(plan) <= 2

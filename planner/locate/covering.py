@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from planner._errors import InfeasibleError, SolverError
 from planner._validate import first_ids, raise_if
 from planner.costs import TravelTimes
-from planner.locate import heuristics
+from planner.locate import heuristics, lagrangian
 from planner.locate._common import (
     Instance,
     build_result,
@@ -44,8 +44,15 @@ from planner.locate._result import SitingResult
 
 log = logging.getLogger(__name__)
 
-#: ``method="auto"`` solves exactly when the reduced coverage matrix has at most this many nonzeros.
+#: ``method="auto"`` solves exactly when the reduced coverage matrix has at most this many nonzeros...
 AUTO_EXACT_NNZ = 5_000_000
+#: ... and (MCLP) at most this many candidate columns: 2,000 close in seconds; at 4,000 (50,000 demand points)
+#: HiGHS stopped at a 20 s limit, at 10,000 its root LP alone outlasts a minute (issue 9).
+AUTO_EXACT_COLS = 2_500
+#: The heuristic adds the LP relaxation's bound (interior point) up to this many nonzeros.
+LP_BOUND_NNZ = 400_000
+#: Gap at which the heuristic (Lagrangian) method stops when `mip_gap` is not given (0.1 %).
+DEFAULT_HEURISTIC_GAP = 0.001
 
 _INF = np.inf
 
@@ -311,6 +318,7 @@ def mclp(
     method: str = "auto",
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
+    progress: bool = False,
 ) -> SitingResult:
     """Maximal covering location problem: open `p` new sites to cover the most weight within `threshold_min`.
 
@@ -359,14 +367,17 @@ def mclp(
     equity
         An `Equity` requirement.
     method
-        ``"exact"`` (HiGHS MIP), ``"heuristic"`` (greedy + interchange, LP bound; not with `equity`) or
-        ``"auto"`` (exact unless the reduced matrix has more than `AUTO_EXACT_NNZ` nonzeros).
+        ``"exact"`` (HiGHS MIP), ``"heuristic"`` (not with `equity`: for plain coverage the Lagrangian
+        method of `planner.locate.lagrangian`, greedy + interchange + a core MIP with a certified bound;
+        for backup coverage greedy + interchange with the LP bound) or ``"auto"`` (exact when the reduced
+        matrix has at most `AUTO_EXACT_NNZ` nonzeros and `AUTO_EXACT_COLS` candidates, else heuristic).
     time_limit_s
-        Limit of each HiGHS solve (default `planner.settings.DEFAULT_TIME_LIMIT_S`); a solve that hits
-        it
-        returns status ``"time_limit"`` with its gap.
+        Limit of each HiGHS solve, and of the heuristic (default `planner.settings.DEFAULT_TIME_LIMIT_S`);
+        a solve that hits it returns status ``"time_limit"`` with its gap.
+    progress
+        Show a tqdm bar with the bound and the plan during the Lagrangian method.
     mip_gap
-        Relative gap at which HiGHS stops (default 1e-6).
+        Relative gap at which HiGHS stops (default 1e-6), or the heuristic (default 0.1 %).
 
     Returns
     -------
@@ -411,6 +422,7 @@ def mclp(
         what="mclp",
     )
     p = int(p)
+    mip_gap_given = mip_gap
     time_limit_s, mip_gap = resolve_solver(time_limit_s, mip_gap)
     level = inst.fixed_count()
     full_level = 2 if b > 0 else 1
@@ -468,7 +480,9 @@ def mclp(
         chosen = red.cols
         status, method_used, bound_red = "optimal", "exact", None
         log.info("mclp: every useful candidate (%d <= p = %d) opens; no solve needed", red.n_cols, p)
-    elif _use_exact(method, red.a.nnz) or equity is not None:
+    elif (
+        method == "exact" or (_use_exact(method, red.a.nnz) and red.n_cols <= AUTO_EXACT_COLS)
+    ) or equity is not None:
         arrays, y_rows = mclp_model(
             red,
             p_red,
@@ -518,7 +532,10 @@ def mclp(
         # a solve stopped early may have a weak (or no) dual bound; the submodular bound of its plan holds too
         bound_red = min(sol.bound, _submodular(red, chosen_red, p_red, b))
     else:
-        chosen_red, status, bound_red, hinfo = _mclp_heuristic(red, p_red, b, time_limit_s)
+        gap_goal = DEFAULT_HEURISTIC_GAP if mip_gap_given is None else mip_gap
+        chosen_red, status, bound_red, hinfo = _mclp_heuristic(
+            red, p_red, b, time_limit_s, target_gap=gap_goal, progress=progress
+        )
         chosen = red.cols[chosen_red]
         method_used = "heuristic"
         details["heuristic"] = hinfo
@@ -578,39 +595,56 @@ def _submodular(red: Reduced, chosen: np.ndarray, p: int, b: float) -> float:
 
 
 def _mclp_heuristic(
-    red: Reduced, p: int, b: float, time_limit_s: float
+    red: Reduced, p: int, b: float, time_limit_s: float, *, target_gap: float, progress: bool = False
 ) -> tuple[np.ndarray, str, float, dict]:
-    """Greedy + interchange on the reduced matrix, with the LP relaxation (or the submodular) bound."""
+    """Plan and certified bound without the full MIP.
+
+    Plain coverage: `planner.locate.lagrangian.solve_mclp` (greedy + interchange, Lagrangian bound, a MIP
+    over the best-priced candidates). Backup coverage: greedy + interchange with the LP relaxation (or the
+    submodular) bound. On models up to `LP_BOUND_NNZ` nonzeros the LP bound is also tried when the gap
+    remains above `target_gap`.
+    """
     t0 = time.perf_counter()
-    chosen, _ = heuristics.greedy(red.a, red.weight, p, level=red.level, backup_weight=b)
-    greedy_value = heuristics.plan_value(
-        red.level + np.asarray(red.a[:, chosen].sum(axis=1)).ravel(), red.weight, backup_weight=b
-    )
-    chosen, swaps = heuristics.interchange(
-        red.a, red.weight, chosen, level=red.level, backup_weight=b, time_limit_s=max(1.0, time_limit_s / 2)
-    )
-    bound = _submodular(red, chosen, p, b)
-    bound_kind = "submodular"
-    try:
-        lp = _solve(
-            mclp_model(red, p, backup_weight=b)[0],
-            maximize=True,
-            time_limit_s=time_limit_s,
-            mip_gap=0.0,
-            what="mclp LP relaxation",
-            relax=True,
-            ipm=True,
+    if b == 0 and red.n_rows:
+        chosen, bound, info = lagrangian.solve_mclp(
+            red.a, red.weight, p, time_limit_s=time_limit_s, target_gap=target_gap, progress=progress
         )
-        if lp.status == "optimal" and lp.objective < bound:
-            bound, bound_kind = lp.objective, "lp"
-    except SolverError:
-        log.warning("mclp: LP relaxation did not finish; using the submodular bound")
-    info = {
-        "greedy_value": greedy_value,
-        "swaps": swaps,
-        "bound_kind": bound_kind,
-        "heuristic_s": time.perf_counter() - t0,
-    }
+        value = heuristics.plan_value(np.asarray(red.a[:, chosen].sum(axis=1)).ravel(), red.weight)
+    else:
+        chosen, _ = heuristics.greedy(red.a, red.weight, p, level=red.level, backup_weight=b)
+        greedy_value = heuristics.plan_value(
+            red.level + np.asarray(red.a[:, chosen].sum(axis=1)).ravel(), red.weight, backup_weight=b
+        )
+        chosen, swaps = heuristics.interchange(
+            red.a,
+            red.weight,
+            chosen,
+            level=red.level,
+            backup_weight=b,
+            time_limit_s=max(1.0, time_limit_s / 2),
+        )
+        bound = _submodular(red, chosen, p, b)
+        value = heuristics.plan_value(
+            red.level + np.asarray(red.a[:, chosen].sum(axis=1)).ravel(), red.weight, backup_weight=b
+        )
+        info = {"greedy_value": greedy_value, "swaps": swaps, "bound_kind": "submodular"}
+    left = time_limit_s - (time.perf_counter() - t0)
+    if relative_gap(value, bound) > target_gap and red.a.nnz <= LP_BOUND_NNZ and left > 0:
+        try:
+            lp = _solve(
+                mclp_model(red, p, backup_weight=b)[0],
+                maximize=True,
+                time_limit_s=left,
+                mip_gap=0.0,
+                what="mclp LP relaxation",
+                relax=True,
+                ipm=True,
+            )
+            if lp.status == "optimal" and lp.objective < bound:
+                bound, info["bound_kind"] = lp.objective, "lp"
+        except SolverError:
+            log.warning("mclp: LP relaxation did not finish; keeping the %s bound", info["bound_kind"])
+    info["heuristic_s"] = time.perf_counter() - t0
     return chosen, "heuristic", bound, info
 
 

@@ -172,6 +172,8 @@ def coverage_curve(
     method: str = "auto",
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
+    exact: bool = False,
+    progress: bool = False,
 ) -> CoverageCurve:
     """Covered weight for p = 0..max_sites new sites, and the fewest sites reaching each target share.
 
@@ -184,11 +186,18 @@ def coverage_curve(
     targets
         Shares of the coverable weight (in (0, 1]) for which to find the fewest sites.
     method
-        For `needed`: ``"exact"`` / ``"auto"`` (HiGHS MIP, auto falls back to greedy when the model is larger
-        than `planner.locate.covering.AUTO_EXACT_NNZ`) or ``"heuristic"`` (greedy counts, with the curve's
-        bound giving a lower bound on the sites).
+        With `exact`: ``"exact"`` / ``"auto"`` (HiGHS MIP, auto falls back to greedy when the model is
+        larger than `planner.locate.covering.AUTO_EXACT_NNZ`) or ``"heuristic"``.
     time_limit_s, mip_gap
-        Limits of each exact solve.
+        Limits of each exact solve (and of the whole one-pass curve).
+    exact
+        False (default): one pass. The curve is the greedy sequence; the bound at every p is the smallest of
+        submodular bounds along the sequence and Lagrangian bounds (`planner.locate.lagrangian.curve_bound`)
+        at multipliers fitted for a few p, made monotone; `needed` gives the greedy count and the first p
+        whose bound reaches the target (a proven lower bound), ``status`` ``"optimal"`` when they meet.
+        True: as before, a MIP per target for the fewest sites and LP bounds at up to `LP_BOUND_POINTS` p.
+    progress
+        Show a tqdm bar over the bound computations (one-pass curve).
     """
     start_s = time.perf_counter()
     problems = []
@@ -226,6 +235,19 @@ def coverage_curve(
     reach = open_count(inst.cover, np.union1d(inst.fixed, inst.candidates)) >= 1
     coverable = float(inst.weight @ reach)
     total = float(inst.weight.sum())
+    if not exact:
+        return _one_pass(
+            inst,
+            red,
+            targets,
+            max_sites=max_sites,
+            fixed_w=fixed_w,
+            coverable=coverable,
+            total=total,
+            time_limit_s=time_limit_s,
+            progress=progress,
+            start_s=start_s,
+        )
     # the whole greedy sequence (until nothing is left to cover): the curve is its prefix, `needed` uses all
     order, values, bound = _greedy_path(red, red.n_cols)
     done = np.flatnonzero(values >= red.weight.sum() - 1e-9 * max(1.0, coverable))
@@ -315,3 +337,117 @@ def _needed(
             status = "optimal" if greedy_sites is not None and greedy_sites <= lower else "heuristic"
             rows.append((t, greedy_sites, lower, greedy_sites, status))
     return pd.DataFrame(rows, columns=["target", "sites", "lower_bound", "greedy_sites", "status"])
+
+
+#: One-pass curve: submodular bounds at this many greedy prefixes (spread geometrically) ...
+SUBMODULAR_POINTS = 24
+#: ... and Lagrangian multipliers fitted at up to this many values of p, each within this share of the time.
+LAGRANGIAN_POINTS = 8
+_LAGRANGIAN_SHARE = 0.05
+
+
+def _one_pass(
+    inst, red: Reduced, targets, *, max_sites, fixed_w, coverable, total, time_limit_s, progress, start_s
+) -> CoverageCurve:
+    """The greedy curve with a monotone upper bound at every p, and bounded site counts per target."""
+    from planner.locate import heuristics, lagrangian
+
+    n = red.n_cols
+    a = red.a
+    at = sp.csr_array(a.T)
+    w = red.weight
+    order, gains = heuristics.greedy(a, w, n)
+    values = np.concatenate([[0.0], np.cumsum(gains)])  # reduced covered weight after q sites
+    full = np.flatnonzero(values >= w.sum() - 1e-9 * max(1.0, coverable))
+    full_k = int(full[0]) if len(full) else n
+    bound = np.full(n + 1, np.inf)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=SUBMODULAR_POINTS + LAGRANGIAN_POINTS, desc="coverage curve bounds", leave=False)
+    grid = np.unique(np.geomspace(1, max(full_k, 1), SUBMODULAR_POINTS).round().astype(int))
+    grid = np.unique(np.concatenate([[0], grid[grid <= full_k]]))
+    counts = np.zeros(red.n_rows)
+    done = 0
+    for q in grid:
+        counts += lagrangian.column_counts(a, order[done:q])
+        done = q
+        marg = w * (counts == 0)
+        top = np.concatenate([[0.0], np.cumsum(np.sort(at @ marg)[::-1])])
+        bound = np.minimum(bound, values[q] + top)
+        lam = np.where(counts <= 1, w, 0.0)  # a feasible point of the dual: its curve bounds every p
+        bound = np.minimum(bound, lagrangian.curve_bound(w, lam, at @ lam, n))
+        if bar is not None:
+            bar.update(1)
+    # Lagrangian multipliers fitted at a few p: along the table, then where greedy meets the targets
+    goals = [t * coverable - fixed_w for t in targets]
+    shown = min(n, full_k if max_sites is None else int(max_sites))
+    fit_p = [shown, shown // 3, shown // 10, shown // 30]
+    fit_p += [int(np.searchsorted(values, g - 1e-9)) for g in goals if g > 0]
+    fit_p = list(dict.fromkeys(p for p in fit_p if 0 < p <= n))[:LAGRANGIAN_POINTS]
+    for p in fit_p:
+        chosen = order[:p]
+        inc = float(values[p])
+        c = lagrangian.column_counts(a, chosen)
+        dual = lagrangian.subgradient(
+            a,
+            w,
+            p,
+            incumbent=inc,
+            lam=np.where(c <= 1, w, 0.0),
+            deadline=time.perf_counter() + _LAGRANGIAN_SHARE * time_limit_s,
+            max_iter=1000,
+        )
+        bound = np.minimum(bound, lagrangian.curve_bound(w, dual.lam, dual.prices, n))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    bound = np.minimum.accumulate(bound[::-1])[::-1]  # OPT grows with p: a bound at p' >= p holds at p
+    bound = np.minimum(fixed_w + bound, coverable)
+    covered_all = fixed_w + values
+    bound = np.maximum(bound, covered_all)
+    k = full_k if max_sites is None else min(int(max_sites), n)
+    max_sites = k if max_sites is None else int(max_sites)
+    ps = np.arange(max_sites + 1)
+    covered = np.concatenate([covered_all[: k + 1], np.full(max_sites - k, covered_all[k])])
+    bound_t = np.concatenate([bound[: k + 1], np.full(max_sites - k, bound[k])])
+    pad_ids = [None] + [inst.site_ids[red.cols[j]] for j in order[:k]]
+    unused = np.setdiff1d(inst.candidates, red.cols[order[:k]])
+    pad_ids += [inst.site_ids[r] for r in unused[: max_sites - k]]
+    table = pd.DataFrame(
+        {
+            "p": ps,
+            "site": pd.array(pad_ids, dtype=object),
+            "covered_weight": covered,
+            "share": covered / total if total > 0 else np.nan,
+            "share_coverable": covered / coverable if coverable > 0 else np.nan,
+            "bound": bound_t,
+        }
+    )
+    rows = []
+    tol = 1e-9 * max(1.0, coverable)
+    for t in targets:
+        goal = t * coverable - tol
+        if goal - fixed_w <= 0:
+            rows.append((t, 0, 0, 0, "optimal"))
+            continue
+        reach = np.flatnonzero(covered_all >= goal)
+        greedy_sites = int(reach[0]) if len(reach) else None
+        lower = int(np.flatnonzero(bound >= goal)[0]) if (bound >= goal).any() else n + 1
+        status = "optimal" if greedy_sites is not None and greedy_sites <= lower else "heuristic"
+        rows.append((t, greedy_sites, lower, greedy_sites, status))
+    needed = pd.DataFrame(rows, columns=["target", "sites", "lower_bound", "greedy_sites", "status"])
+    log.info(
+        "coverage curve (one pass): p = 0..%d, %.1f%% of coverable weight at p = %d; targets %s need %s "
+        "sites (lower bounds %s); %.2f s",
+        max_sites,
+        100 * table["share_coverable"].iloc[-1] if coverable else 0.0,
+        max_sites,
+        targets,
+        needed["sites"].tolist(),
+        needed["lower_bound"].tolist(),
+        time.perf_counter() - start_s,
+    )
+    return CoverageCurve(table, needed, total, coverable, fixed_w, inst.threshold_s, inst.stand_in)

@@ -224,12 +224,21 @@ def _interchange(m: _MedianModel, is_open: np.ndarray, deadline: float) -> tuple
         has = phi1 >= 0
         loss = np.bincount(phi1[has], (d2 - d1)[has], minlength=m.n_cand)[open_idx]
         sel = (phi1p >= 0) & (m.cost < d2p) & ~is_open[m.site]
+        # profit(j in, r out) = gain_j - loss_r + extra_jr; extra is sparse (pairs whose nearest open is r),
+        # so the best pair is the best sparse entry or the best gain with the smallest loss: no dense array
         key = m.site[sel] * m.p + rank[phi1p[sel]]
-        extra = np.bincount(key, d2p[sel] - np.maximum(m.cost[sel], d1p[sel]), minlength=m.n_cand * m.p)
-        profit = gain[:, None] - loss[None, :] + extra.reshape(m.n_cand, m.p)
-        profit[is_open] = -np.inf
-        best = int(np.argmax(profit))
-        if profit.flat[best] <= 1e-9 * max(total, 1.0):
+        ukey, inv = np.unique(key, return_inverse=True)
+        extra = np.bincount(inv, d2p[sel] - np.maximum(m.cost[sel], d1p[sel]), minlength=len(ukey))
+        closed_gain = np.where(is_open, -np.inf, gain)
+        j0, r0 = int(np.argmax(closed_gain)), int(np.argmin(loss))
+        best_profit, best = closed_gain[j0] - loss[r0], j0 * m.p + r0
+        if len(ukey):
+            kj, kr = np.divmod(ukey, m.p)
+            profit = gain[kj] - loss[kr] + extra
+            k = int(np.argmax(profit))
+            if profit[k] > best_profit or (profit[k] == best_profit and ukey[k] < best):
+                best_profit, best = float(profit[k]), int(ukey[k])
+        if best_profit <= 1e-9 * max(total, 1.0):
             break
         j, r = divmod(best, m.p)
         is_open[j] = True
@@ -244,7 +253,13 @@ def _cost(m: _MedianModel, is_open: np.ndarray) -> float:
 
 
 def _lagrangian(
-    m: _MedianModel, upper: float, best_open: np.ndarray, target_gap: float, deadline: float
+    m: _MedianModel,
+    upper: float,
+    best_open: np.ndarray,
+    target_gap: float,
+    deadline: float,
+    *,
+    progress: bool = False,
 ) -> tuple[float, np.ndarray, np.ndarray, float, int]:
     """Subgradient ascent on L(lambda) with Polyak steps; improves the plan from the relaxed solutions.
 
@@ -261,8 +276,16 @@ def _lagrangian(
     stall = 0
     it = 0
     tried: set[bytes] = set()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=f"p-median bound p={m.p}", unit="step", leave=False)
     while time.perf_counter() < deadline:
         it += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(bound=f"{best_lb:.4g}", plan=f"{upper:.4g}", refresh=False)
         red = m.cost - lam[m.dem]
         neg = red < 0
         rho = np.bincount(m.site[neg], red[neg], minlength=m.n_cand)
@@ -280,7 +303,8 @@ def _lagrangian(
             key = np.packbits(y).tobytes()
             if key not in tried:  # the relaxed sites as a start for local search
                 tried.add(key)
-                plan, _ = _interchange(m, y, deadline)
+                now = time.perf_counter()
+                plan, _ = _interchange(m, y, now + 0.1 * max(deadline - now, 0.0))
                 value = _cost(m, plan)
                 if value < upper - 1e-9 * upper:
                     upper, best_open = value, plan
@@ -296,6 +320,8 @@ def _lagrangian(
         if norm == 0.0:  # the relaxed solution is feasible, hence optimal
             break
         lam = np.clip(lam + theta * (upper - lb) / norm * g, lo, m.far)
+    if bar is not None:
+        bar.close()
     return best_lb, best_lam, best_open, upper, it
 
 
@@ -380,7 +406,7 @@ _FLOAT_GAP = 1e-9
 
 
 def _solve_median(
-    m: _MedianModel, method: str, gap_target: float, deadline: float
+    m: _MedianModel, method: str, gap_target: float, deadline: float, progress: bool = False
 ) -> tuple[np.ndarray, float, float, str, dict]:
     """Plan, objective, certified bound, status and statistics of the reduced p-median.
 
@@ -393,13 +419,17 @@ def _solve_median(
         return is_open, m.constant, m.constant, "optimal" if method == "exact" else "heuristic", {}
     is_open = _greedy(m)
     greedy_cost = _cost(m, is_open)
-    is_open, moves = _interchange(m, is_open, deadline)
+    # interchange gets at most 40 % of what is left: the Lagrangian bound (and its own plans) needs the rest
+    now = time.perf_counter()
+    is_open, moves = _interchange(m, is_open, now + 0.4 * max(deadline - now, 0.0))
     objective = _cost(m, is_open)
     log.info("p-median heuristic: greedy %.6g, after %d swaps %.6g", greedy_cost, moves, objective)
     # the exact method leaves HiGHS at least half of what remains of the budget
     lr_deadline = deadline if method == "heuristic" else (time.perf_counter() + deadline) / 2
     lr_target = max(gap_target, _FLOAT_GAP)
-    bound, lam, is_open, objective, iters = _lagrangian(m, objective, is_open, lr_target, lr_deadline)
+    bound, lam, is_open, objective, iters = _lagrangian(
+        m, objective, is_open, lr_target, lr_deadline, progress=progress
+    )
     stats: dict = {"greedy_objective": greedy_cost, "swaps": moves, "lagrangian_iterations": iters}
     if method == "exact" and relative_gap(objective, bound) > lr_target:
         closed, opened = _lagrangian_fixing(m, lam, objective)
@@ -444,6 +474,7 @@ def p_median(
     method: str | None = "auto",
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
+    progress: bool = False,
 ) -> SitingResult:
     """Open `p` new sites that minimise the total weighted walk time (p-median, truncated at the cut-off).
 
@@ -474,6 +505,8 @@ def p_median(
     mip_gap
         Relative gap at which to stop; default 1e-6 for the exact method, 0.001 (0.1 %) for the heuristic.
         The gap is relative to the whole truncated objective, far demand included.
+    progress
+        Show a tqdm bar with the Lagrangian bound and the plan's cost while the bound is computed.
 
     Returns
     -------
@@ -520,7 +553,7 @@ def p_median(
         method,
     )
     gap_target = exact_gap if method == "exact" or mip_gap is not None else DEFAULT_HEURISTIC_GAP
-    is_open, objective, bound, status, stats = _solve_median(m, method, gap_target, deadline)
+    is_open, objective, bound, status, stats = _solve_median(m, method, gap_target, deadline, progress)
     gap = relative_gap(objective, bound)
     if gap > gap_target:
         warnings.warn(
@@ -589,7 +622,9 @@ def _center_feasible(
 ) -> tuple[str, np.ndarray | None]:
     """Can at most p columns of boolean `a` cover all its rows? "yes" (and a plan), "no" or "unknown".
 
-    Greedy first; then a feasibility MIP (no objective: HiGHS stops at the first cover) on the distinct rows.
+    Greedy first; then, on the distinct rows, the LP relaxation of the set cover (an LP optimum above p proves
+    "no" however little time is left for the MIP), then a feasibility MIP (no objective: HiGHS stops at the
+    first cover).
     """
     n_cand = a.shape[1]
     if (np.diff(sp.csr_array(a).indptr) == 0).any():
@@ -607,6 +642,25 @@ def _center_feasible(
     a_rows = sp.vstack([sp.csr_array(rows, dtype=float), sp.csr_array(np.ones((1, n_cand)))])
     row_lo = np.concatenate([np.ones(n_rows), [-np.inf]])
     row_hi = np.concatenate([np.full(n_rows, np.inf), [p]])
+    started = time.perf_counter()
+    cover_lp = MipModel(
+        np.ones(n_cand),
+        sp.csr_array(rows, dtype=float),
+        np.ones(n_rows),
+        np.full(n_rows, np.inf),
+        np.zeros(n_cand),
+        np.ones(n_cand),
+        np.zeros(n_cand, bool),
+    )
+    try:
+        lp = solve_mip(cover_lp, time_limit_s=time_limit_s, what=f"p-center cover LP within {r_s:g} s")
+        if lp.status == "optimal" and lp.objective > p + 1e-6:
+            return "no", None
+    except SolverError:
+        pass
+    time_limit_s -= time.perf_counter() - started
+    if time_limit_s <= 0:
+        return "unknown", None
     try:
         model = MipModel(
             np.zeros(n_cand), a_rows, row_lo, row_hi, np.zeros(n_cand), np.ones(n_cand), np.ones(n_cand, bool)
@@ -701,14 +755,14 @@ def p_center(
     on_cand = role[row] == 1
     values = np.unique(walk[walk >= r_lb])
 
-    def decide(r_s: float) -> tuple[str, np.ndarray | None]:
+    def decide(r_s: float, *, all_time: bool = False) -> tuple[str, np.ndarray | None]:
         need = reachable & (fixed_s > r_s)
         compact = np.cumsum(need) - 1
         keep = on_cand & need[col]
         shape = (int(need.sum()), n_cand)
         a = _cover_within(walk[keep], compact[col[keep]], cand_of_row[row[keep]], r_s, shape=shape)
         steps_left = max(1, int(np.ceil(np.log2(max(hi - lo, 1)))) + 1)
-        share = (deadline - time.perf_counter()) / steps_left  # every radius of the search gets its share
+        share = (deadline - time.perf_counter()) / (1 if all_time else steps_left)
         return _center_feasible(a, p, r_s, exact=method != "heuristic", time_limit_s=share)
 
     tested: list[tuple[float, str]] = []
@@ -734,6 +788,21 @@ def p_center(
             hi, plan = mid, mid_plan
         else:
             lo = mid + 1
+    # radii left undecided get the time that is left, each in turn (the smallest first): the interval between
+    # the largest radius proven infeasible and the best feasible one is searched again
+    revisit = True
+    while revisit and method != "heuristic" and time.perf_counter() < deadline - 0.05:
+        proven_no = [r for r, v in tested if v == "no"]
+        lo2 = int(np.searchsorted(values, max(proven_no), side="right")) if proven_no else 0
+        undecided = [r for r, v in tested if v == "unknown" and values[lo2] <= r < values[hi]]
+        if lo2 >= hi or not undecided:
+            break
+        mid = (lo2 + hi) // 2
+        verdict, mid_plan = decide(float(values[mid]), all_time=True)
+        tested.append((float(values[mid]), verdict))
+        if verdict == "yes":
+            hi, plan = mid, mid_plan
+        revisit = verdict != "unknown"
     selected = inst.candidates[plan]
     best_s = _nearest_walk_s(inst, np.union1d(selected, inst.fixed))
     objective = float(best_s[reachable].max())

@@ -1,0 +1,319 @@
+r"""Certified bounds and strong plans for maximal covering at city scale (Lagrangian relaxation).
+
+On a reduced instance (`planner.locate._reduce`: demand rows :math:`i` of weight :math:`w_i`, none covered by
+a fixed site; candidate columns :math:`j`; :math:`a_{ij} = 1` when :math:`j` covers :math:`i`), relaxing the
+coverage constraints :math:`y_i \le \sum_j a_{ij} x_j` of the MCLP with multipliers
+:math:`0 \le \lambda_i \le w_i` gives, for every :math:`p` at once,
+
+.. math::
+
+    L_p(\lambda) = \sum_i (w_i - \lambda_i) + \max_{|S| = p} \sum_{j \in S} c_j(\lambda),
+    \qquad c_j(\lambda) = \sum_i a_{ij} \lambda_i,
+
+an upper bound on the covered weight of every plan of :math:`p` sites (the sum of the :math:`p` largest
+prices). Its minimum over :math:`\lambda` equals the LP relaxation's value, found here by deflected
+subgradient steps of Polyak's size, which scale to millions of pairs where an LP solver does not finish.
+One :math:`\lambda` bounds the whole coverage curve; the best over several is kept at every :math:`p`.
+
+Plans come from greedy + interchange (`planner.locate.heuristics`), from the relaxation's own site sets, and
+from an exact MIP (HiGHS) over a *core*: the candidates with the highest prices :math:`c_j(\lambda)` and the
+incumbent's, with every other candidate closed. Every plan is feasible for the full model, and the bound is
+the full model's, so the gap stated is certified.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from planner._errors import InfeasibleError, SolverError
+from planner.locate import heuristics
+from planner.locate._highs import MipModel, relative_gap, solve_mip
+from planner.locate._reduce import merge_rows
+
+log = logging.getLogger(__name__)
+
+#: Subgradient iterations without a better bound before the step factor shrinks.
+_STALL = 10
+#: Weight of the previous direction in the deflected subgradient.
+_DEFLECT = 0.3
+#: Core sizes, in multiples of p, for the MIPs over the most promising candidates (grown while each one
+#: closes in time; rows alike on the core merge, so a core of 2p candidates is a MIP of seconds).
+CORE_FACTORS = (2.0, 3.0, 4.0)
+
+
+@dataclass(frozen=True, eq=False)
+class Dual:
+    r"""The best multipliers found and what they prove.
+
+    Attributes
+    ----------
+    bound
+        :math:`L_p(\lambda)` at the best multipliers: an upper bound on the covered weight with p sites.
+    lam
+        The multipliers.
+    prices
+        :math:`c_j(\lambda)` per column.
+    iterations
+        Subgradient steps taken.
+    """
+
+    bound: float
+    lam: np.ndarray
+    prices: np.ndarray
+    iterations: int
+
+
+def curve_bound(weight: np.ndarray, lam: np.ndarray, prices: np.ndarray, max_p: int) -> np.ndarray:
+    """:math:`L_p(\\lambda)` for p = 0..max_p from one set of multipliers (non-decreasing in p)."""
+    top = np.sort(prices)[::-1][:max_p]
+    top = np.concatenate([[0.0], np.cumsum(top)])
+    top = np.concatenate([top, np.full(max(0, max_p + 1 - len(top)), top[-1])])
+    return float(weight.sum() - lam.sum()) + top
+
+
+def column_counts(a: sp.csc_array, cols: np.ndarray) -> np.ndarray:
+    """Per row: how many of the columns `cols` of the CSC array `a` cover it (touches only those columns)."""
+    starts, ends = a.indptr[cols], a.indptr[np.asarray(cols) + 1]
+    length = ends - starts
+    pos = np.repeat(starts - np.cumsum(length) + length, length) + np.arange(int(length.sum()))
+    return np.bincount(a.indices[pos], minlength=a.shape[0]).astype(np.float64)
+
+
+def _value(a: sp.csc_array, weight: np.ndarray, cols: np.ndarray) -> float:
+    """Covered weight of the columns `cols`."""
+    return heuristics.plan_value(column_counts(a, cols), weight)
+
+
+def subgradient(
+    a: sp.csc_array,
+    weight: np.ndarray,
+    p: int,
+    *,
+    incumbent: float,
+    lam: np.ndarray | None = None,
+    deadline: float,
+    target_gap: float = 0.0,
+    max_iter: int = 3000,
+    on_sets=None,
+    progress=None,
+) -> Dual:
+    """Minimise :math:`L_p(\\lambda)` over :math:`0 \\le \\lambda \\le w` by deflected subgradient steps.
+
+    Parameters
+    ----------
+    a, weight, p
+        Reduced coverage matrix (rows x columns, 0/1), row weights, and the number of sites.
+    incumbent
+        Value of the best known plan (the Polyak target; raised when `on_sets` finds better).
+    lam
+        Starting multipliers (default :math:`w_i / 2`).
+    deadline
+        ``time.perf_counter()`` value at which to stop.
+    target_gap
+        Stop once ``(bound - incumbent) / incumbent`` is at most this.
+    on_sets
+        Optional callback ``f(columns) -> value or None`` given the relaxation's site set every 25 steps; a
+        value above the incumbent becomes the new target.
+    progress
+        Optional tqdm bar (its postfix shows the bound and the incumbent).
+    """
+    at = sp.csr_array(a.T)
+    total = float(weight.sum())
+    lam = (0.5 * weight if lam is None else np.clip(lam, 0.0, weight)).astype(np.float64)
+    n = a.shape[1]
+    best = np.inf
+    best_lam = lam
+    best_prices = at @ lam
+    theta, stall, direction = 1.0, 0, None
+    it = 0
+    p = min(p, n)
+    for it in range(1, max_iter + 1):
+        prices = at @ lam
+        top = np.argpartition(-prices, p - 1)[:p] if 0 < p < n else np.arange(n if p else 0)
+        value = total - float(lam.sum()) + float(prices[top].sum())
+        if value < best - 1e-12 * max(total, 1.0):
+            best, best_lam, best_prices, stall = value, lam, prices, 0
+        else:
+            stall += 1
+            if stall >= _STALL:
+                theta, stall = theta / 1.5, 0
+        if on_sets is not None and it % 25 == 0:
+            found = on_sets(np.sort(top))
+            if found is not None and found > incumbent:
+                incumbent = found
+        if progress is not None and it % 10 == 0:
+            progress.update(10)
+            progress.set_postfix(bound=f"{best:,.0f}", plan=f"{incumbent:,.0f}", refresh=False)
+        if relative_gap(incumbent, best) <= target_gap or time.perf_counter() > deadline or theta < 1e-6:
+            break
+        grad = column_counts(a, top) - 1.0  # d L / d lambda_i
+        grad[(lam <= 0.0) & (grad > 0)] = 0.0
+        grad[(lam >= weight) & (grad < 0)] = 0.0
+        direction = grad if direction is None else (1 - _DEFLECT) * grad + _DEFLECT * direction
+        norm = float(direction @ direction)
+        if norm == 0.0:  # the relaxed plan covers each row at most once: the bound is attained
+            break
+        step = theta * max(value - incumbent, 1e-9 * max(total, 1.0)) / norm
+        if not np.isfinite(step):
+            break
+        lam = np.clip(lam - step * direction, 0.0, weight)
+    return Dual(float(best), best_lam, best_prices, it)
+
+
+def core_mip(
+    a: sp.csc_array,
+    weight: np.ndarray,
+    p: int,
+    core: np.ndarray,
+    start_cols: np.ndarray,
+    *,
+    time_limit_s: float,
+    mip_gap: float,
+) -> tuple[np.ndarray | None, bool]:
+    """The MCLP restricted to the columns `core` (all others closed), solved by HiGHS from `start_cols`.
+
+    Returns the best plan's columns (of `a`, None when HiGHS found nothing), and whether HiGHS proved it
+    optimal on the core.
+    """
+    sub = sp.csr_array(a[:, core])
+    rows = np.flatnonzero(np.diff(sub.indptr) > 0)
+    label, n_merged = merge_rows(sub[rows])  # rows alike on the core are one row of summed weight
+    first = np.full(n_merged, -1, dtype=np.int64)
+    first[label[::-1]] = np.arange(len(label))[::-1]
+    merged_w = np.bincount(label, weights=weight[rows], minlength=n_merged)
+    sub = sp.csc_array(sub[rows[first]])
+    m, n = sub.shape
+    if n <= p:
+        return core, True
+    ones = sp.csr_array(np.ones((1, n)))
+    model = MipModel(
+        cost=np.concatenate([np.zeros(n), merged_w]),
+        a=sp.vstack(
+            [sp.hstack([-sub, sp.identity(m, format="csr")]), sp.hstack([ones, sp.csr_array((1, m))])],
+            format="csc",
+        ),
+        row_lo=np.concatenate([np.full(m, -np.inf), [float(p)]]),
+        row_hi=np.concatenate([np.zeros(m), [float(p)]]),
+        col_lo=np.zeros(n + m),
+        col_hi=np.ones(n + m),
+        integral=np.concatenate([np.ones(n, dtype=bool), np.zeros(m, dtype=bool)]),
+    )
+    x0 = np.isin(core, start_cols).astype(float)
+    y0 = (sub @ x0 >= 1).astype(float)
+    try:
+        sol = solve_mip(
+            model,
+            maximize=True,
+            time_limit_s=max(time_limit_s, 0.5),
+            mip_rel_gap=mip_gap,
+            what=f"mclp core ({n} candidates)",
+            start=np.concatenate([x0, y0]),
+        )
+    except (InfeasibleError, SolverError):
+        return None, False
+    return core[sol.x[:n] > 0.5], sol.status == "optimal"
+
+
+def solve_mclp(
+    a: sp.csc_array,
+    weight: np.ndarray,
+    p: int,
+    *,
+    time_limit_s: float,
+    target_gap: float,
+    progress: bool = False,
+) -> tuple[np.ndarray, float, dict]:
+    """Plan and certified upper bound of the MCLP on a reduced instance whose rows no fixed site covers.
+
+    Greedy + interchange, then the Lagrangian bound (its site sets tried as plans), then, while the gap is
+    above `target_gap` and time remains, the exact MIP over a core of the best-priced candidates.
+
+    Returns
+    -------
+    chosen, bound, info
+        Columns of the plan, an upper bound on the optimum, and statistics.
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit_s
+    a = sp.csc_array(a)
+    p = min(p, a.shape[1])
+    chosen, _ = heuristics.greedy(a, weight, p)
+    greedy_value = _value(a, weight, chosen)
+    chosen, swaps = heuristics.interchange(a, weight, chosen, time_limit_s=0.2 * time_limit_s)
+    value = _value(a, weight, chosen)
+    best = {"cols": np.sort(chosen), "value": value}
+
+    def try_sets(cols: np.ndarray) -> float | None:
+        v = _value(a, weight, cols)
+        if v > best["value"]:
+            best["cols"], best["value"] = cols, v
+        return best["value"]
+
+    counts = np.asarray(a[:, chosen].sum(axis=1)).ravel()
+    lam0 = np.where(counts <= 1, weight, 0.0)  # complementary slackness with the plan
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=f"mclp bound p={p}", unit="step", leave=False)
+    dual = subgradient(
+        a,
+        weight,
+        p,
+        incumbent=value,
+        lam=lam0,
+        deadline=t0 + 0.5 * time_limit_s,
+        target_gap=target_gap,
+        on_sets=try_sets,
+        progress=bar,
+    )
+    bound = min(dual.bound, heuristics.submodular_bound(best["value"], _gains(a, weight, best["cols"]), p))
+    core_n = 0
+    for factor in CORE_FACTORS:
+        left = deadline - time.perf_counter()
+        if relative_gap(best["value"], bound) <= target_gap or left < 1.0:
+            break
+        size = int(factor * p)
+        core = np.union1d(np.argsort(-dual.prices, kind="stable")[:size], best["cols"])
+        if len(core) <= core_n:
+            break
+        core_n = len(core)
+        plan, closed = core_mip(
+            a, weight, p, core, best["cols"], time_limit_s=left, mip_gap=max(target_gap / 2, 1e-6)
+        )
+        if plan is not None:
+            try_sets(np.sort(plan))
+        if not closed:  # a larger core would not close either
+            break
+    if bar is not None:
+        bar.set_postfix(bound=f"{bound:,.0f}", plan=f"{best['value']:,.0f}")
+        bar.close()
+    info = {
+        "greedy_value": greedy_value,
+        "swaps": swaps,
+        "bound_kind": "lagrangian",
+        "lagrangian_iterations": dual.iterations,
+        "core_candidates": core_n,
+        "heuristic_s": time.perf_counter() - t0,
+    }
+    log.info(
+        "mclp (Lagrangian): plan %.6g, bound %.6g (gap %.3g%%), %d subgradient steps, core %d, %.2f s",
+        best["value"],
+        bound,
+        100 * relative_gap(best["value"], bound),
+        dual.iterations,
+        core_n,
+        info["heuristic_s"],
+    )
+    return best["cols"], bound, info
+
+
+def _gains(a: sp.csc_array, weight: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Per column: the weight it would add to the plan `cols`."""
+    counts = np.asarray(a[:, cols].sum(axis=1)).ravel()
+    return sp.csr_array(a.T) @ (weight * (counts == 0))
