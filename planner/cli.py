@@ -1,4 +1,4 @@
-"""The `planner` command: ``demo``, ``run``, ``compare``, ``report``, ``network fetch``.
+"""The `planner` command: ``demo``, ``run``, ``sweep``, ``compare``, ``report``, ``network fetch``.
 
 Exit status: 0 on success; 2 on bad input or a run that cannot give an honest answer (the message on stderr,
 no traceback unless ``--debug``; the output folder is left as it was); 3 when the plan and tables were written
@@ -58,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="output folder (default runs/<scenario name>)")
     run.add_argument("--speed", help="override the walking speed (preset name or m/s)")
 
+    sweep = sub.add_parser("sweep", parents=[common], help="run many variants of scenarios (on Dask)")
+    sweep.add_argument("sweep", type=Path, help="sweep .toml file (a base scenario and the axes to vary)")
+    sweep.add_argument("--out", type=Path, help="sweep folder (default sweeps/<sweep name>)")
+    sweep.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    sweep.add_argument("--workers", type=int, help="workers of the local Dask cluster (default: one a core)")
+    sweep.add_argument("--keep-runs", action="store_true", help="also write each variant's run folder")
+    sweep.add_argument("--yes", action="store_true", help=f"allow more than {10_000:,} variants")
+
     compare = sub.add_parser(
         "compare", parents=[common], help="what changed between two run folders, by district"
     )
@@ -85,7 +93,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
     if not args.verbose:
-        for noisy in ("numba", "urllib3", "fiona", "pyogrio", "matplotlib"):
+        for noisy in ("numba", "urllib3", "fiona", "pyogrio", "matplotlib", "distributed"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -128,6 +136,29 @@ def _run(scenario, out: Path, args: argparse.Namespace, *, scenario_file: Path |
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from planner.sweep import read_sweep, run_sweep
+
+    sweep = read_sweep(args.sweep, yes=args.yes)
+    out = args.out or Path("sweeps") / sweep.name
+    result = run_sweep(
+        sweep,
+        out,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        keep_runs=args.keep_runs,
+        progress=not args.quiet,
+    )
+    failed, flagged = result.failed, result.violations
+    sys.stdout.write(
+        f"sweep {sweep.name}: {len(sweep)} variants: {len(sweep) - len(failed)} done, {len(failed)} failed"
+        + (f" ({', '.join(failed[:10])})" if failed else "")
+        + (f"; {len(flagged)} break a sanity rule ({', '.join(flagged[:10])})" if flagged else "")
+        + f"\ntable and charts: {out.resolve()}/\n"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `planner` command."""
     args = _parser().parse_args(argv)
@@ -144,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             scenario = read_scenario(args.scenario)
             out = args.out or folder_for_name(scenario.name)
             return _run(scenario, out, args, scenario_file=args.scenario)
+        if args.command == "sweep":
+            return _sweep(args)
         if args.command == "compare":
             from planner.results import compare_runs
 

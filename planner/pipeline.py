@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from planner._errors import InfeasibleError, InputError, PlannerWarning
 from planner.checks import check_reach, check_size, check_weights
-from planner.inputs import fixed_ids, load_areas, load_demand, load_network, load_sites, usable_ids
+from planner.inputs import (
+    FIXED_NOTE,
+    fixed_ids,
+    load_areas,
+    load_demand,
+    load_network,
+    load_sites,
+    usable_ids,
+)
 from planner.provenance import Provenance, provenance_of
 from planner.scenario import Scenario, TierSpec
 
@@ -168,14 +176,38 @@ class _Stages:
 def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
     """Run a scenario: load streets, demand and sites, compute walk times, solve every tier, measure coverage.
 
-    The same scenario gives the same result: every random choice takes the scenario's seeds.
+    The same scenario gives the same result: every random choice takes the scenario's seeds. The run is
+    `prepare`, then `walk_times`, then `evaluate` (a sweep shares the first two among its variants).
     """
-    import numpy as np
+    stage = _Stages(progress=progress)
+    prepared = prepare(scenario, stage=stage)
+    times = walk_times(prepared, scenario, progress=progress, stage=stage)
+    result = evaluate(prepared, times, scenario, stage=stage)
+    stage.close()
+    return result
 
-    from planner.coverage import multi_tier_coverage
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """What every variant of a scenario shares: report areas, demand, streets, sites and snapped points."""
+
+    scenario: Scenario
+    areas: Any  # GeoDataFrame of report areas (WGS84) or None
+    demand: Any  # GeoDataFrame (WGS84) indexed by demand_id, with `weight`
+    demand_source: str
+    net: Any  # StreetNetwork
+    tier_sites: dict  # tier name -> GeoDataFrame of its sites (status "candidate" / "existing", note)
+    demand_snap: Any  # Snapped
+    site_snaps: dict  # tier name -> Snapped
+    far_weight: float  # older residents too far from any street (see `planner.checks.check_reach`)
+    timings_s: dict
+
+
+def prepare(scenario: Scenario, *, stage: _Stages | None = None) -> Prepared:
+    """The stages before walk times: report areas, demand, streets, sites, the points snapped onto them."""
     from planner.snap import snap_points
 
-    stage = _Stages(progress=progress)
+    stage = _Stages(progress=False) if stage is None else stage
     with stage("areas"):
         areas = load_areas(scenario)
     with stage("demand"):
@@ -196,22 +228,71 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
             for name, sites in tier_sites.items()
         }
         far_weight = check_reach(net, demand, demand_snap, scenario)
+    return Prepared(
+        scenario,
+        areas,
+        demand,
+        demand_source,
+        net,
+        tier_sites,
+        demand_snap,
+        site_snaps,
+        far_weight,
+        dict(stage.timings),
+    )
+
+
+def walk_times(
+    prepared: Prepared, scenario: Scenario, *, progress: bool = False, stage: _Stages | None = None
+) -> dict[str, TravelTimes]:
+    """Walk times of each tier's sites at the scenario's speed, to each tier's threshold (tier name -> times).
+
+    Times to a longer threshold serve a shorter one too: `evaluate` keeps the pairs within it, the very
+    pairs a search bounded there finds (a sweep computes them once for the longest threshold).
+    """
+    from planner.costs import travel_times
+
+    stage = _Stages(progress=False) if stage is None else stage
     with stage("travel_times"):
-        from planner.costs import travel_times
-
-        check_size(net, demand, tier_sites, scenario)
-
-        times = {
+        check_size(prepared.net, prepared.demand, prepared.tier_sites, scenario)
+        return {
             t.name: travel_times(
-                net,
-                site_snaps[t.name],
-                demand_snap,
+                prepared.net,
+                prepared.site_snaps[t.name],
+                prepared.demand_snap,
                 limit_s=t.threshold_min * 60.0,
                 speed_mps=scenario.network.speed_mps,
                 progress=progress,
             )
             for t in scenario.tiers
         }
+
+
+def evaluate(
+    prepared: Prepared,
+    times: dict[str, TravelTimes],
+    scenario: Scenario,
+    *,
+    curve: bool = True,
+    service_areas: bool = True,
+    sensitivity: bool = True,
+    stage: _Stages | None = None,
+) -> RunResult:
+    """The stages after walk times: solve every tier of `scenario`, measure coverage, curve, service areas.
+
+    `scenario` may differ from the prepared one in what a sweep varies (speed, thresholds, counts,
+    exclusions, budget, solver); `times` must be at its speed and reach each tier's threshold. `curve`,
+    `service_areas` and `sensitivity` False skip those stages (a sweep needs none of them unless it keeps the
+    run folders).
+    """
+    import numpy as np
+
+    from planner.coverage import multi_tier_coverage
+
+    stage = _Stages(progress=False) if stage is None else stage
+    times = {t.name: _within_limit(times[t.name], t.threshold_min * 60.0) for t in scenario.tiers}
+    tier_sites = {t.name: _with_notes(prepared.tier_sites[t.name], t) for t in scenario.tiers}
+    demand, net, demand_snap = prepared.demand, prepared.net, prepared.demand_snap
     weights = demand["weight"]
     with stage("today"):
         existing = {
@@ -247,30 +328,40 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         coverage, outcomes = _optional(
             stages, "access", lambda: _crowding(coverage, outcomes, weights), (coverage, outcomes)
         )
-    curve = None
+    result_curve = None
     with stage("curve"):
         first_new = next((o for o in outcomes if o.spec.new), None)
         if first_new is None:
             stages["curve"] = "skipped: no tier opens new sites"
+        elif not curve:
+            stages["curve"] = "skipped: not asked for"
         else:
-            curve = _optional(stages, "curve", lambda: _curve(first_new, weights, scenario), None)
+            result_curve = _optional(stages, "curve", lambda: _curve(first_new, weights, scenario), None)
     with stage("service_areas"):
-        outcomes = _optional(
-            stages,
-            "service_areas",
-            lambda: [_with_service_areas(o, net, site_snaps[o.spec.name], scenario) for o in outcomes],
-            outcomes,
-        )
-    sensitivity = None
+        if not service_areas:
+            stages["service_areas"] = "skipped: not asked for"
+        else:
+            snaps = prepared.site_snaps
+            outcomes = _optional(
+                stages,
+                "service_areas",
+                lambda: [_with_service_areas(o, net, snaps[o.spec.name], scenario) for o in outcomes],
+                outcomes,
+            )
+    speeds = None
     with stage("sensitivity"):
-        if scenario.sensitivity is not None:
-            sensitivity = _optional(
+        if scenario.sensitivity is None:
+            pass
+        elif not sensitivity:
+            stages["sensitivity"] = "skipped: not asked for"
+        else:
+            speeds = _optional(
                 stages,
                 "sensitivity",
                 lambda: _sensitivity(
                     scenario,
                     net=net,
-                    site_snaps=site_snaps,
+                    site_snaps=prepared.site_snaps,
                     demand_snap=demand_snap,
                     demand=demand,
                     tier_sites=tier_sites,
@@ -279,7 +370,6 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
                 ),
                 None,
             )
-    stage.close()
     summary = {
         "source": net.source,
         "stand_in": bool(net.stand_in),
@@ -294,24 +384,48 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         "street_km": round(float(np.sum(net.length_m)) / 1000.0, 1),
         "demand_far_from_street": [str(i) for i in demand_snap.far[:10]],
         "demand_far_count": len(demand_snap.far),
-        "demand_far_weight": round(far_weight, 3),
+        "demand_far_weight": round(prepared.far_weight, 3),
     }
     return RunResult(
         scenario=scenario,
         network_summary=summary,
         demand=demand,
-        demand_source=demand_source,
+        demand_source=prepared.demand_source,
         tiers=tuple(outcomes),
         coverage=coverage,
         today=today,
-        areas=areas,
-        curve=curve,
-        provenance=provenance_of(areas, demand, net, *tier_sites.values()),
-        timings_s=stage.timings,
+        areas=prepared.areas,
+        curve=result_curve,
+        provenance=provenance_of(prepared.areas, demand, net, *prepared.tier_sites.values()),
+        timings_s={**prepared.timings_s, **stage.timings},
         joint=joint,
-        sensitivity=sensitivity,
+        sensitivity=speeds,
         stages=stages,
     )
+
+
+def _within_limit(times: TravelTimes, limit_s: float) -> TravelTimes:
+    """The pairs of `times` within `limit_s`, exactly as `travel_times` keeps them (no tolerance)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    if limit_s >= times.limit_s:
+        return times
+    mat = times.matrix
+    keep = mat.data <= limit_s
+    indptr = np.concatenate([[0], np.cumsum(keep)])[mat.indptr]
+    matrix = sp.csr_array((mat.data[keep], mat.indices[keep], indptr), shape=mat.shape)
+    matrix.has_sorted_indices = mat.has_sorted_indices
+    return replace(times, matrix=matrix, limit_s=float(limit_s))
+
+
+def _with_notes(sites, tier: TierSpec) -> Any:
+    """A copy of `sites` whose ``note`` marks what `tier` excludes and fixes (a variant may differ)."""
+    sites = sites.copy()
+    sites["note"] = ""
+    sites.loc[sites.index.astype(str).isin(set(tier.exclude)), "note"] = "excluded by the scenario"
+    sites.loc[sites.index.astype(str).isin(set(tier.fixed)), "note"] = FIXED_NOTE
+    return sites
 
 
 def _sensitivity(scenario: Scenario, *, net, site_snaps, demand_snap, demand, tier_sites, outcomes, times):

@@ -144,6 +144,27 @@ def test_shenyang_default(tmp_path: Path, monkeypatch) -> None:
     assert "iframe" in texts[-1]
 
 
+def test_scenario_sweep(tmp_path: Path, monkeypatch) -> None:
+    nb = _execute("03_scenario_sweep.ipynb", tmp_path, monkeypatch)
+    _no_errors(nb)
+    text = "\n".join(_texts(nb))
+    # the grid, and a bad variant named with what is wrong, before anything runs
+    assert "v0006" in text
+    assert "3 of 4 variants are not valid scenarios; nothing ran" in text
+    assert "v0003 (network.speed = 'sluggish', tiers.centre.threshold_min = 15)" in text
+    assert "'sluggish' is not a preset" in text
+    # every variant done, none breaking a sanity rule
+    assert "variants done: 6 of 6; sanity violations: 0" in text
+    # a chart per axis, shown inline, and the two plans compared
+    svgs = [o for c in nb.cells for o in c.get("outputs", []) if "image/svg+xml" in o.get("data", {})]
+    assert len(svgs) == 2
+    assert "步行速度 walking speed" in svgs[0]["data"]["image/svg+xml"]
+    assert re.search(r"sites chosen in both plans: \d+ of 40", text)
+    out = tmp_path / "sweeps" / "notebook" / "out"
+    assert (out / "sweep.csv").stat().st_size > 0
+    assert sorted(p.parent.name for p in (out / "runs").glob("v*/map.html")) == ["v0002", "v0005"]
+
+
 def test_bring_your_own_data(tmp_path: Path, monkeypatch) -> None:
     nb = _execute("04_bring_your_own_data.ipynb", tmp_path, monkeypatch)
     _no_errors(nb)
