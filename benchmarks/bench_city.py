@@ -35,6 +35,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # measure the checkout the script is in
 
 from _instances import city_instance
 
@@ -96,7 +97,8 @@ def _run_line(scenario: str, limit_s: float) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "planner", "run", scenario, "--out", out],
+            [sys.executable, "-m", "planner", "run", scenario, "--out", out, "--quiet"],
+            cwd=Path(__file__).resolve().parents[1],
             capture_output=True,
             text=True,
             check=False,
