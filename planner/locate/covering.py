@@ -1,16 +1,17 @@
-"""Coverage models: maximal covering (with backup coverage and equity), set covering, capacitated covering.
+"""Coverage models: maximal covering (with backup coverage and equity), set covering (with backup coverage),
+capacitated covering.
 
 Notation shared by the docstrings: demand points :math:`i \\in I` with weight :math:`w_i` (older residents),
 candidate sites :math:`j \\in J`, fixed (existing / required) sites :math:`F`, and
 :math:`N_i = \\{ j : t_{ij} \\le T \\}` the sites within the walk threshold :math:`T` of :math:`i`. Fixed
-sites
-are open in every plan: they cover, serve, and do not count against :math:`p`; :math:`\\ell_i = |N_i \\cap
-F|`.
+sites are open in every plan: they cover, serve, and do not count against :math:`p`;
+:math:`\\ell_i = |N_i \\cap F|`.
 
-Every model is built as sparse arrays on the reduced problem (`planner.locate._reduce`) and solved exactly by
-HiGHS
-(`method="exact"`), or by greedy + interchange with an LP-relaxation bound (`method="heuristic"`); ``"auto"``
-picks exact unless the reduced model has more than `AUTO_EXACT_NNZ` nonzeros.
+Every model is built as sparse arrays (a `MipModel`) on the reduced problem (`planner.locate._reduce`) and
+solved exactly by HiGHS (`method="exact"`), or without the full MIP (`method="heuristic"`: for plain MCLP the
+Lagrangian method of `planner.locate.lagrangian`, else greedy + interchange with an LP-relaxation bound);
+``"auto"`` picks exact unless the reduced model has more than `AUTO_EXACT_NNZ` nonzeros (or, for MCLP, more
+than `AUTO_EXACT_COLS` candidates).
 """
 
 from __future__ import annotations
