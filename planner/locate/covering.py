@@ -532,6 +532,19 @@ def mclp(
         status, method_used = sol.status, "exact"
         # a solve stopped early may have a weak (or no) dual bound; the submodular bound of its plan holds too
         bound_red = min(sol.bound, _submodular(red, chosen_red, p_red, b))
+        if sol.status != "optimal" and b == 0 and equity is None and red.n_rows:
+            # and so does the Lagrangian bound, worth a few more seconds when HiGHS's stays weak
+            value = heuristics.plan_value(lagrangian.column_counts(red.a, chosen_red), red.weight)
+            dual = lagrangian.subgradient(
+                red.a,
+                red.weight,
+                p_red,
+                incumbent=value,
+                deadline=time.perf_counter() + min(10.0, 0.2 * time_limit_s),
+                target_gap=mip_gap,
+            )
+            bound_red = min(bound_red, dual.bound)
+            details["bound_after_limit"] = "lagrangian" if dual.bound <= bound_red else "mip"
     else:
         gap_goal = DEFAULT_HEURISTIC_GAP if mip_gap_given is None else mip_gap
         chosen_red, status, bound_red, hinfo = _mclp_heuristic(
