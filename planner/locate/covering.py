@@ -548,7 +548,13 @@ def mclp(
     else:
         gap_goal = DEFAULT_HEURISTIC_GAP if mip_gap_given is None else mip_gap
         chosen_red, status, bound_red, hinfo = _mclp_heuristic(
-            red, p_red, b, time_limit_s, target_gap=gap_goal, progress=progress
+            red,
+            p_red,
+            b,
+            # the whole call keeps to the limit: validation and reduction already took their share
+            max(1.0, 0.97 * time_limit_s - (time.perf_counter() - start_s)),
+            target_gap=gap_goal,
+            progress=progress,
         )
         chosen = red.cols[chosen_red]
         method_used = "heuristic"
