@@ -1,6 +1,9 @@
-"""The `planner` command: ``demo``, ``run``, ``compare``, ``network fetch``.
+"""The `planner` command: ``demo``, ``run``, ``compare``, ``report``, ``network fetch``.
 
-Exit status 0 on success, 2 on bad input (the message on stderr, no traceback unless ``--debug``).
+Exit status: 0 on success; 2 on bad input or a run that cannot give an honest answer (the message on stderr,
+no traceback unless ``--debug``; the output folder is left as it was); 3 when the plan and tables were written
+but an optional stage (access scores, coverage curve, service areas, map, what-if page) failed, as the
+warning and ``stages`` in ``metrics.json`` say; 130 when interrupted (the output folder is left as it was).
 """
 
 from __future__ import annotations
@@ -61,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("a", type=Path, help="first run folder")
     compare.add_argument("b", type=Path, help="second run folder")
 
+    report = sub.add_parser(
+        "report", parents=[common], help="write report.html, report.xlsx and CSV tables into a run folder"
+    )
+    report.add_argument("run_dir", type=Path, help="run folder (from `planner run` or `planner demo`)")
+    report.add_argument("--compare", type=Path, help="another run folder of the same scenario")
+    report.add_argument("--lang", choices=("zh", "en"), help="language (default: zh for Shenyang, else en)")
+
     network = sub.add_parser("network", parents=[common], help="street network tools")
     net_sub = network.add_subparsers(dest="network_command", required=True, metavar="ACTION")
     fetch = net_sub.add_parser(
@@ -88,18 +98,33 @@ def _speed(value: str | None):
         return value
 
 
-def _run(scenario, out: Path, args: argparse.Namespace) -> int:
+#: Exit status when the plan and tables were written but an optional stage failed.
+EXIT_STAGE_FAILED = 3
+
+
+def _run(scenario, out: Path, args: argparse.Namespace, *, scenario_file: Path | None = None) -> int:
+    import json
+
     from planner.pipeline import run
     from planner.results import write_outputs
+    from planner.runfolder import check_output_folder
 
+    check_output_folder(out, inputs=[*scenario.input_paths(), scenario_file])  # before any computation
     speed = _speed(getattr(args, "speed", None))
     if speed is not None:
         scenario = scenario.with_speed(speed)
     result = run(scenario, progress=not args.quiet)
     paths = write_outputs(result, out)
     sys.stdout.write(result.headline() + "\n")
-    sys.stdout.write(f"map: {paths['map'].resolve()}\n")
+    if "map" in paths:
+        sys.stdout.write(f"map: {paths['map'].resolve()}\n")
     sys.stdout.write(f"tables and metrics: {out.resolve()}/\n")
+    stages = json.loads(paths["metrics"].read_text(encoding="utf-8"))["stages"]
+    failed = {name: status for name, status in stages.items() if status.startswith("failed")}
+    if failed:
+        for name, status in failed.items():
+            sys.stderr.write(f"planner: warning: optional stage {name} {status}\n")
+        return EXIT_STAGE_FAILED
     return 0
 
 
@@ -113,14 +138,22 @@ def main(argv: list[str] | None = None) -> int:
 
             return _run(read_scenario(DEFAULT_SCENARIO), args.out, args)
         if args.command == "run":
+            from planner.runfolder import folder_for_name
             from planner.scenario import read_scenario
 
             scenario = read_scenario(args.scenario)
-            return _run(scenario, args.out or Path("runs") / scenario.name, args)
+            out = args.out or folder_for_name(scenario.name)
+            return _run(scenario, out, args, scenario_file=args.scenario)
         if args.command == "compare":
             from planner.results import compare_runs
 
             sys.stdout.write(compare_runs(args.a, args.b) + "\n")
+            return 0
+        if args.command == "report":
+            from planner.report import write_report
+
+            paths = write_report(args.run_dir, compare=args.compare, lang=args.lang)
+            sys.stdout.write(f"report: {paths['html'].resolve()}\nworkbook: {paths['xlsx'].resolve()}\n")
             return 0
         if args.command == "network":
             from planner.inputs import fetch_network

@@ -89,3 +89,28 @@ def shenyang_communities() -> pd.DataFrame:
 def shenyang_streets() -> pd.DataFrame:
     """The 190 sub-districts (街道) and towns (镇/乡) of Shenyang with their kind."""
     return pd.read_csv(_shenyang_file("streets.csv"), encoding="utf-8")
+
+
+#: The real major roads of central Shenyang (see ``data/README.md``): OpenStreetMap, ODbL.
+MAJOR_ROADS_SOURCE = Source(
+    "roads",
+    real=True,
+    what="real major roads of central Shenyang from OpenStreetMap (motorway, trunk, primary)",
+    what_zh="沈阳中心城区 OpenStreetMap 真实主干道（高速、快速路、主干路）",
+    origin="data/shenyang/osm_major_roads.geojson (Overpass API)",
+    licence="ODbL 1.0, (c) OpenStreetMap contributors",
+    date="2026-09-12",
+)
+
+
+def shenyang_major_roads():
+    """The 1,718 motorway, trunk and primary roads of central Shenyang from OpenStreetMap (ODbL).
+
+    GeoDataFrame in WGS84 indexed by ``osm_way_id`` (one LineString per OSM way), column ``highway``. The
+    stand-in street network of the default is built on them (`planner.synthetic.streets_on_roads`).
+    """
+    import geopandas as gpd
+
+    gdf = gpd.read_file(_shenyang_file("osm_major_roads.geojson"))
+    gdf["osm_way_id"] = gdf["osm_way_id"].astype("int64")
+    return with_provenance(gdf.set_index("osm_way_id").sort_index(), MAJOR_ROADS_SOURCE)

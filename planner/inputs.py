@@ -65,16 +65,34 @@ def load_demand(scenario: Scenario, areas):
     if spec.source == "osm-buildings":
         from planner.demand import demand_from_buildings
 
-        demand = demand_from_buildings(spec.path, population=spec.population)
+        demand = demand_from_buildings(spec.path, population=spec.population, untyped=spec.untyped)
         source = "osm-buildings"
+    elif spec.source == "buildings":
+        demand = _census_over_buildings(scenario, areas)
+        source = "buildings"
     else:
         from planner.demand import demand_from_file
 
-        demand = demand_from_file(spec.path, id=spec.id, weight=spec.weight, crs=spec.crs)
+        demand = demand_from_file(spec.path, id=spec.id, weight=spec.weight, crs=spec.crs, layer=spec.layer)
         source = "file"
     if areas is not None and "district_name" not in demand.columns:
         demand = assign_areas(demand, areas)
     return demand, source
+
+
+def _census_over_buildings(scenario: Scenario, areas):
+    """[demand] source = "buildings": each report area's census total spread over its homes."""
+    from planner.demand import demand_by_area
+
+    spec, area_spec = scenario.demand, scenario.areas
+    builtin = area_spec.builtin == "shenyang"
+    population = area_spec.population_column or ("pop_2020" if builtin else None)
+    share_column = area_spec.share_60plus_column or ("share_60plus" if builtin else None)
+    share = share_column if share_column is not None else spec.share_60plus
+    demand = demand_by_area(
+        spec.path, areas, population=population, share_60plus=share, name="name", untyped=spec.untyped
+    )
+    return demand.assign(district_name=demand["area_name"])
 
 
 def assign_areas(demand, areas):
@@ -108,7 +126,7 @@ def load_network(scenario: Scenario, demand, areas):
             scenario.name,
             spec.path,
         )
-    return stand_in_network(demand, areas, seed=spec.seed)
+    return stand_in_network(demand, areas, seed=spec.seed, roads=_stand_in_roads(spec))
 
 
 #: Margin around the report areas when a street file is clipped to them (degrees, about 5 km).
@@ -150,13 +168,42 @@ def fetch_network(scenario: Scenario, *, place: str | None = None):
     return net.meta.get("cache_file") or net.description
 
 
-def stand_in_network(demand, areas, *, seed: int):
-    """A SYNTHETIC STAND-IN street network where the (estimated) people live, inside the real districts."""
-    from planner.synthetic import settlement_streets
+def _stand_in_roads(spec: NetworkSpec):
+    """The real major roads [network] names for the stand-in (a line file, or the built-in ones), or None."""
+    if spec.roads_builtin == "shenyang":
+        from planner.datasets import shenyang_major_roads
 
-    metric = demand.to_crs(demand.estimate_utm_crs())
+        return shenyang_major_roads()
+    if spec.roads is None:
+        return None
+    import geopandas as gpd
+
+    from planner.provenance import Source, with_provenance
+
+    roads = gpd.read_file(spec.roads)
+    if "highway" not in roads.columns or roads.crs is None:
+        raise InputError(
+            f"[network] roads = {str(spec.roads)!r} needs a CRS and a `highway` column (motorway, trunk, "
+            f"primary, ...); its columns are {list(roads.columns)}"
+        )
+    source = Source("roads", real=True, what=f"major roads from {spec.roads.name}", origin=spec.roads.name)
+    return with_provenance(roads, source)
+
+
+def stand_in_network(demand, areas, *, seed: int, roads=None):
+    """A SYNTHETIC STAND-IN street network where the (estimated) people live, inside the real districts.
+
+    With `roads` (real major roads with a ``highway`` column), the real trunk and primary roads are its
+    arterials and the real motorways its barriers (`planner.synthetic.streets_on_roads`).
+    """
+    from planner.coords import utm_crs_of
+    from planner.synthetic import settlement_streets, streets_on_roads
+
+    metric = demand.to_crs(utm_crs_of(demand))
     boundary = None if areas is None else areas.to_crs(metric.crs).geometry
     column = "population" if "population" in metric.columns else "weight"
+    if roads is not None:
+        return streets_on_roads(metric, roads, boundary=boundary, population=column, seed=seed)
     return settlement_streets(metric, boundary=boundary, population=column, seed=seed)
 
 
@@ -171,7 +218,10 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
     from planner import sites as st
 
     parts = []
-    if tier.kind == "new":
+    if tier.candidates_osm:
+        cand = st.sites_from_osm(_osm_source(scenario), kinds=tier.candidates_osm, prefix=f"{tier.name}-osm")
+        parts.append(cand.assign(status="candidate"))
+    if tier.kind == "new" and (tier.candidates is not None or tier.generate_candidates is not None):
         if tier.candidates is not None:
             cand = st.sites_from_file(
                 tier.candidates,
@@ -179,16 +229,25 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
                 crs=tier.crs,
                 cost=tier.cost_column,
                 capacity=tier.capacity_column,
+                layer=tier.layer,
             )
         else:
             cand = st.candidates_on_network(
                 net, tier.generate_candidates, weights_gdf=demand, seed=scenario.network.seed
             )
         parts.append(cand.to_crs(4326).assign(status="candidate"))
+    if tier.existing_osm:
+        exist = st.sites_from_osm(_osm_source(scenario), kinds=tier.existing_osm)
+        parts.append(exist.assign(status="existing"))
     if tier.existing is not None or tier.stand_in_existing:
         if tier.existing is not None:
             exist = st.sites_from_file(
-                tier.existing, id=tier.id, crs=tier.crs, cost=tier.cost_column, capacity=tier.capacity_column
+                tier.existing,
+                id=tier.id,
+                crs=tier.crs,
+                cost=tier.cost_column,
+                capacity=tier.capacity_column,
+                layer=tier.layer,
             )
         else:
             exist = st.stand_in_stations(demand, seed=scenario.demand.seed)
@@ -233,8 +292,16 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
         raise InputError(
             f"tier {tier.name!r}: exclude names ids that are not sites of the tier: {first_ids(unknown)}"
         )
+    unknown = sorted(set(tier.fixed) - {str(i) for i in sites.index})
+    if unknown:
+        from planner._validate import first_ids
+
+        raise InputError(
+            f"tier {tier.name!r}: fixed names ids that are not sites of the tier: {first_ids(unknown)}"
+        )
     sites["note"] = ""
     sites.loc[sites.index.astype(str).isin(set(tier.exclude)), "note"] = "excluded by the scenario"
+    sites.loc[sites.index.astype(str).isin(set(tier.fixed)), "note"] = FIXED_NOTE
     n_exist = int((sites["status"] == "existing").sum())
     if tier.upgrade > n_exist:
         raise InputError(
@@ -248,6 +315,23 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
             "lower new or give more candidates"
         )
     return sites
+
+
+def _osm_source(scenario: Scenario):
+    """Where a tier's "osm:" sites are read: the [network] OSM file, else its place (downloaded)."""
+    path = scenario.network.path
+    if path is not None and path.name.lower().endswith((".pbf", ".osm", ".osm.bz2")):
+        return path
+    return scenario.network.place
+
+
+#: The ``note`` of a site the scenario opens (or upgrades) whatever the solver picks.
+FIXED_NOTE = "fixed by the scenario"
+
+
+def fixed_ids(sites) -> list:
+    """Ids of the sites the scenario's ``fixed`` list opens (or upgrades)."""
+    return list(sites.index[sites["note"] == FIXED_NOTE])
 
 
 def usable_ids(sites, status: str) -> list:

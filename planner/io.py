@@ -46,16 +46,57 @@ def _missing_column(arg: str, name: str, columns, path: Path) -> str:
     )
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A CSV / TSV table (UTF-8 with or without BOM, or GB18030); the `text` columns (ids) read as text."""
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a CSV file; give the file inside it")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name} is empty (0 bytes); give the CSV file with its header and rows")
+    if b"\x00" in path.read_bytes()[:4096]:
+        raise InputError(f"{path.name} is binary, not a CSV text file; export the table as CSV")
     sep = "\t" if path.suffix.lower() == ".tsv" else None
+    dtype = dict.fromkeys(text, str)
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return pd.read_csv(path, sep=sep, engine="python", encoding=encoding)
+            return pd.read_csv(path, sep=sep, engine="python", encoding=encoding, dtype=dtype)
         except UnicodeDecodeError:
             continue
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
             raise InputError(f"{path.name} is not a readable CSV table ({err}); check the file") from None
     raise InputError(f"{path.name} is neither UTF-8 nor GB18030 text; save it as UTF-8 CSV")
+
+
+def _check_degrees(gdf, path: Path) -> None:
+    """Coordinates in a geographic CRS must be longitudes in -180..180 and latitudes in -90..90; coordinates
+    in a projected CRS (metres) that all look like degrees are refused too."""
+    if gdf.crs is None or not len(gdf):
+        return
+    if gdf.crs.is_projected:
+        west, south, east, north = (float(v) for v in gdf.total_bounds)
+        if -180 <= west <= east <= 180 and -90 <= south <= north <= 90 and len(gdf) > 1:
+            raise InputError(
+                f"{path.name} is said to be in {gdf.crs.name} (metres) but its coordinates all look like "
+                f"degrees ({west:g}..{east:g}, {south:g}..{north:g}); give crs='wgs84' (or 'gcj02', 'bd09')"
+            )
+        return
+    if not gdf.crs.is_geographic:
+        return
+    bounds = gdf.geometry.bounds
+    lon_bad = (bounds["minx"] < -180) | (bounds["maxx"] > 180)
+    lat_bad = (bounds["miny"] < -90) | (bounds["maxy"] > 90)
+    bad = lon_bad | lat_bad
+    if not bad.any():
+        return
+    swapped = bool(((bounds["miny"] >= -180) & (bounds["maxy"] <= 180) & (bounds["minx"] >= -90)).all())
+    hint = (
+        "longitude and latitude look swapped (latitude goes in the lat column)"
+        if swapped and lat_bad.any() and not lon_bad.any()
+        else "the coordinates may be metres of a projected CRS: give crs='EPSG:<code>'"
+    )
+    raise InputError(
+        f"{path.name} has coordinates outside longitude -180..180 / latitude -90..90 for its CRS "
+        f"({gdf.crs.name}) in rows {first_ids(gdf.index[bad])}; {hint}"
+    )
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
@@ -182,7 +223,8 @@ def read_points(
     suffix = path.suffix.lower()
     datum = parse_datum(crs, name="crs") if crs is not None else None
     if suffix in CSV_SUFFIXES or suffix in EXCEL_SUFFIXES:
-        df = _read_csv(path) if suffix in CSV_SUFFIXES else _read_excel(path, layer)
+        text = (id,) if id is not None else ()
+        df = _read_csv(path, text) if suffix in CSV_SUFFIXES else _read_excel(path, layer)
         if datum is None:
             raise InputError(
                 f"`crs` is needed for {path.name}: a CSV file does not say what its coordinates are; pass "
@@ -231,6 +273,8 @@ def read_points(
         if col is not None and col not in gdf.columns:
             problems.append(_missing_column(arg, col, gdf.columns, path))
     raise_if(problems, f"reading {path.name}")
+    if id is not None:  # ids are text, kept exactly as given ("0020" stays "0020")
+        gdf[id] = gdf[id].where(gdf[id].isna(), gdf[id].astype(str))
     gdf = gdf.set_index(id, drop=True) if id is not None else gdf.reset_index(drop=True)
     gdf.index.name = index_name or id or "id"
     problems = point_problems(gdf, path.name)
@@ -240,6 +284,7 @@ def read_points(
     if weight is not None:
         gdf[weight] = pd.to_numeric(gdf[weight]).astype(float)
 
+    _check_degrees(gdf, path)
     gdf = to_wgs84(gdf, datum if datum in ("wgs84", "gcj02", "bd09") else None)
     if as_points:
         types = gdf.geometry.geom_type
@@ -259,3 +304,56 @@ def read_points(
         datum or "the file's CRS",
     )
     return gdf
+
+
+#: Decimals kept in written tables, by a word in the column name (first match wins; a key starting with
+#: ``_`` must end the name; see `round_table`).
+#: Shares and ratios keep 4 decimals (0.01 percentage point), minutes 2 (about a second), coordinates 6
+#: (about 0.1 m), money 0; people and other numbers keep `DEFAULT_DECIMALS` (census totals spread over
+#: points are fractional, and sums of the rounded values stay within a resident of the run's totals).
+ROUNDING = (
+    (("lon", "lat", "longitude", "latitude"), 6),
+    (("share", "ratio", "gini", "palma", "gap", "access", "decile", "speed_mps"), 4),
+    (("walk_min", "minutes", "_min", "_s"), 2),
+    (("cost", "budget"), 0),
+)
+#: Decimals of any other float column: enough for every count and score the project writes.
+DEFAULT_DECIMALS = 3
+
+
+def round_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `table` with every float column rounded to sensible units for people to read.
+
+    The decimals follow `ROUNDING` by the column name (e.g. ``share_centre`` 4, ``walk_min_station`` 2,
+    ``lon`` 6); other float columns keep `DEFAULT_DECIMALS`. Text, integers and booleans are unchanged.
+
+    >>> round_table(pd.DataFrame({"older_residents": [197681.40000000002], "share": [0.123456789]}))
+       older_residents   share
+    0         197681.4  0.1235
+    """
+    out = table.copy()
+    for col in out.columns:
+        if not pd.api.types.is_float_dtype(out[col]):
+            continue
+        name = str(col).lower()
+        decimals = next(
+            (n for keys, n in ROUNDING if any(_matches(name, k) for k in keys)),
+            DEFAULT_DECIMALS,
+        )
+        out[col] = out[col].round(decimals)
+    return out
+
+
+def _matches(name: str, key: str) -> bool:
+    return name.endswith(key) if key.startswith("_") else key in name
+
+
+def write_csv(table: pd.DataFrame, path: str | Path, *, index: bool = False) -> Path:
+    """Write `table` as CSV for people: UTF-8 with a byte-order mark, floats rounded (`round_table`).
+
+    The byte-order mark makes Excel on a Chinese Windows machine read the file as UTF-8, so Chinese area
+    names show as written; pandas, `read_points` and most tools skip it (``encoding="utf-8-sig"``).
+    """
+    path = Path(path)
+    round_table(table).to_csv(path, index=index, encoding="utf-8-sig", lineterminator="\n")
+    return path

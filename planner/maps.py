@@ -334,7 +334,7 @@ def save_map(m, path: str | os.PathLike) -> Path:
             f"`path` folder {str(path.parent)!r} does not exist; create it first "
             "(Path(...).mkdir(parents=True))"
         )
-    text = m.get_root().render()
+    text = stable_ids(m.get_root().render())
     if getattr(m, "_planner_offline", False):
         links = external_assets(text)
         if links:
@@ -348,6 +348,19 @@ def save_map(m, path: str | os.PathLike) -> Path:
     path.write_text(text, encoding="utf-8")
     log.info("map saved: %s, %.1f MB", path, path.stat().st_size / 1e6)
     return path
+
+
+def stable_ids(page_html: str) -> str:
+    """The page with folium's random element ids (``name_<32 hex>``) numbered in order of appearance.
+
+    The same map then gives the same bytes (run folders are repeatable).
+    """
+    numbers: dict[str, str] = {}
+
+    def number(match: re.Match) -> str:
+        return numbers.setdefault(match.group(0), format(len(numbers) + 1, "032x"))
+
+    return re.sub(r"(?<=_)[0-9a-f]{32}\b", number, page_html)
 
 
 def external_assets(page_html: str) -> list[str]:

@@ -7,11 +7,13 @@ runs can be spread over a cluster. The stages, in order, are `STAGES`; each is t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+import warnings
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from planner._errors import InfeasibleError, InputError
-from planner.inputs import load_areas, load_demand, load_network, load_sites, usable_ids
+from planner._errors import InfeasibleError, InputError, PlannerWarning
+from planner.checks import check_reach, check_size, check_weights
+from planner.inputs import fixed_ids, load_areas, load_demand, load_network, load_sites, usable_ids
 from planner.provenance import Provenance, provenance_of
 from planner.scenario import Scenario, TierSpec
 
@@ -82,6 +84,12 @@ class RunResult:
         Seconds per stage, in `STAGES` order.
     joint
         The joint plan when the tiers were solved together (``[joint]``), else None.
+    sensitivity
+        Covered share by service and district at each ``[sensitivity]`` speed (`planner.sensitivity`), or
+        None.
+    stages
+        Optional stages (``access``, ``curve``, ``service_areas``, ``sensitivity``): ``"ok"``,
+        ``"skipped: ..."`` or ``"failed: ..."`` (a failed optional stage is a warning; the plan stands).
     """
 
     scenario: Scenario
@@ -96,6 +104,8 @@ class RunResult:
     provenance: Provenance
     timings_s: dict[str, float]
     joint: TwoTierResult | None = None
+    sensitivity: pd.DataFrame | None = None
+    stages: dict[str, str] = field(default_factory=dict)
 
     @property
     def stand_ins(self) -> tuple[str, ...]:
@@ -123,6 +133,7 @@ STAGES = (
     "access",
     "curve",
     "service_areas",
+    "sensitivity",
 )
 
 
@@ -169,6 +180,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         areas = load_areas(scenario)
     with stage("demand"):
         demand, demand_source = load_demand(scenario, areas)
+        check_weights(demand)
     with stage("network"):
         net = load_network(scenario, demand, areas)
         log.info("%s", net.summary())
@@ -176,13 +188,18 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         tier_sites = {t.name: load_sites(t, net, demand, scenario) for t in scenario.tiers}
     with stage("snap"):
         max_snap = scenario.network.max_snap_m
-        demand_snap = snap_points(net, demand, max_snap_m=max_snap, name="demand")
+        with warnings.catch_warnings():  # demand far from the streets: `check_reach` says it, with weights
+            warnings.simplefilter("ignore", PlannerWarning)
+            demand_snap = snap_points(net, demand, max_snap_m=max_snap, name="demand")
         site_snaps = {
             name: snap_points(net, sites, max_snap_m=max_snap, name=f"{name} sites")
             for name, sites in tier_sites.items()
         }
+        far_weight = check_reach(net, demand, demand_snap, scenario)
     with stage("travel_times"):
         from planner.costs import travel_times
+
+        check_size(net, demand, tier_sites, scenario)
 
         times = {
             t.name: travel_times(
@@ -225,15 +242,43 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
             thresholds_min={t.name: t.threshold_min for t in scenario.tiers},
             open_by_tier=open_by_tier,
         )
+    stages: dict[str, str] = {}
     with stage("access"):
-        coverage, outcomes = _crowding(coverage, outcomes, weights)
+        coverage, outcomes = _optional(
+            stages, "access", lambda: _crowding(coverage, outcomes, weights), (coverage, outcomes)
+        )
     curve = None
     with stage("curve"):
         first_new = next((o for o in outcomes if o.spec.new), None)
-        if first_new is not None:
-            curve = _curve(first_new, weights, scenario)
+        if first_new is None:
+            stages["curve"] = "skipped: no tier opens new sites"
+        else:
+            curve = _optional(stages, "curve", lambda: _curve(first_new, weights, scenario), None)
     with stage("service_areas"):
-        outcomes = [_with_service_areas(o, net, site_snaps[o.spec.name], scenario) for o in outcomes]
+        outcomes = _optional(
+            stages,
+            "service_areas",
+            lambda: [_with_service_areas(o, net, site_snaps[o.spec.name], scenario) for o in outcomes],
+            outcomes,
+        )
+    sensitivity = None
+    with stage("sensitivity"):
+        if scenario.sensitivity is not None:
+            sensitivity = _optional(
+                stages,
+                "sensitivity",
+                lambda: _sensitivity(
+                    scenario,
+                    net=net,
+                    site_snaps=site_snaps,
+                    demand_snap=demand_snap,
+                    demand=demand,
+                    tier_sites=tier_sites,
+                    outcomes=outcomes,
+                    times=times,
+                ),
+                None,
+            )
     stage.close()
     summary = {
         "source": net.source,
@@ -249,6 +294,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         "street_km": round(float(np.sum(net.length_m)) / 1000.0, 1),
         "demand_far_from_street": [str(i) for i in demand_snap.far[:10]],
         "demand_far_count": len(demand_snap.far),
+        "demand_far_weight": round(far_weight, 3),
     }
     return RunResult(
         scenario=scenario,
@@ -263,7 +309,58 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         provenance=provenance_of(areas, demand, net, *tier_sites.values()),
         timings_s=stage.timings,
         joint=joint,
+        sensitivity=sensitivity,
+        stages=stages,
     )
+
+
+def _sensitivity(scenario: Scenario, *, net, site_snaps, demand_snap, demand, tier_sites, outcomes, times):
+    """The plan at each ``[sensitivity]`` speed (snapped points reused), re-solved when ``resolve``."""
+    from planner.sensitivity import TierPlan, speed_sensitivity
+
+    plans = [
+        TierPlan(
+            name=o.spec.name,
+            threshold_min=o.spec.threshold_min,
+            upgrade=o.spec.kind == "upgrade",
+            existing=tuple(o.sites.index[o.sites["status"].isin(["existing", "upgraded"])]),
+            chosen=tuple(o.result.selected),
+        )
+        for o in outcomes
+    ]
+    specs = {t.name: t for t in scenario.tiers}
+
+    def resolve(plan: TierPlan, walk) -> list:
+        tier = specs[plan.name]
+        return list(_solve_tier(tier, tier_sites[plan.name], walk, demand, scenario).result.selected)
+
+    spec = scenario.sensitivity
+    if spec.resolve and scenario.joint is not None:
+        log.warning("[sensitivity] resolve: each tier is re-solved on its own, not jointly as [joint] asks")
+    return speed_sensitivity(
+        net,
+        site_snaps,
+        demand_snap,
+        demand,
+        plans,
+        speeds=spec.speeds,
+        resolve=resolve if spec.resolve else None,
+        known=(scenario.network.speed_mps, times),  # the run's own walk times, at its own speed
+    )
+
+
+def _optional(stages: dict[str, str], name: str, compute, fallback):
+    """Run an optional stage: on failure, a warning and its status in `stages`, and `fallback` instead."""
+    try:
+        value = compute()
+    except Exception as exc:  # an optional stage never loses the run
+        log.warning(
+            "optional stage %s failed (%s: %s); the plan and tables stand", name, type(exc).__name__, exc
+        )
+        stages[name] = f"failed: {type(exc).__name__}: {exc}"
+        return fallback
+    stages[name] = "ok"
+    return value
 
 
 def _equity(tier: TierSpec, demand: GeoDataFrame):
@@ -383,6 +480,7 @@ def _fewest_for_share(tier: TierSpec, times: TravelTimes, weights, common: dict,
         threshold_min=tier.threshold_min,
         max_sites=0,
         targets=(tier.target_share,),
+        exact=True,  # the fewest sites by MIP, with its proven bound
         **common,
         **gap,
     )
@@ -406,17 +504,20 @@ def _fewest_for_share(tier: TierSpec, times: TravelTimes, weights, common: dict,
 
 
 def _solve_tier(tier: TierSpec, sites, times, demand, scenario: Scenario) -> TierOutcome:
+    fixed = fixed_ids(sites)  # the scenario's `fixed` list: open (or upgraded) whatever is chosen
     if tier.kind == "upgrade":
         # choose which existing sites to upgrade; the others do not offer the upgraded service
-        result = _solve_model(
-            tier, sites, times, demand, scenario.solver, pool=usable_ids(sites, "existing"), fixed=None
-        )
-        status = dict.fromkeys(result.selected, "upgraded")
+        pool = usable_ids(sites, "existing")
+        result = _solve_model(tier, sites, times, demand, scenario.solver, pool=pool, fixed=fixed or None)
+        status = dict.fromkeys([*result.selected, *fixed], "upgraded")
     else:
-        existing = usable_ids(sites, "existing")
+        existing = usable_ids(sites, "existing") + [i for i in fixed if sites.loc[i, "status"] == "existing"]
         pool = usable_ids(sites, "candidate")
-        result = _solve_model(tier, sites, times, demand, scenario.solver, pool=pool, fixed=existing or None)
-        status = dict.fromkeys(result.selected, "new")
+        new_fixed = [i for i in fixed if sites.loc[i, "status"] == "candidate"]
+        result = _solve_model(
+            tier, sites, times, demand, scenario.solver, pool=pool, fixed=(existing + new_fixed) or None
+        )
+        status = dict.fromkeys([*result.selected, *new_fixed], "new")
     return TierOutcome(spec=tier, sites=_with_status(sites, status), times=times, result=result)
 
 
@@ -427,7 +528,7 @@ def _with_status(sites, status: dict):
     return sites
 
 
-def _solve_joint(scenario: Scenario, tier_sites, times, demand) -> tuple[list[TierOutcome], Any]:
+def _solve_joint(scenario: Scenario, tier_sites, times, demand) -> tuple[list[TierOutcome], TwoTierResult]:
     """The tier of new sites and the tier of upgrades in one model (shared budget, or "either" coverage)."""
     from planner.locate import two_tier
 
@@ -507,23 +608,13 @@ def _crowding(coverage, outcomes: list[TierOutcome], weights):
 
 
 def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
-    import inspect
-
     from planner.locate import coverage_curve
 
     tier, spec = outcome.spec, scenario.curve
     sites = outcome.sites
-    existing = usable_ids(sites, "existing") + usable_ids(sites, "upgraded")
+    existing = usable_ids(sites, "existing") + usable_ids(sites, "upgraded") + fixed_ids(sites)
     candidates = usable_ids(sites, "candidate") + usable_ids(sites, "new")
     wanted = 3 * tier.new if spec.max_sites is None else spec.max_sites
-    options: dict[str, Any] = {}
-    if spec.exact:
-        if "exact" in inspect.signature(coverage_curve).parameters:
-            options["exact"] = True
-        else:
-            log.warning(
-                "[curve] exact = true: this version's coverage_curve has no exact mode; the curve is greedy"
-            )
     return coverage_curve(
         outcome.times,
         weights,
@@ -535,7 +626,7 @@ def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
         method=scenario.solver.method,
         time_limit_s=scenario.solver.time_limit_s,
         mip_gap=scenario.solver.mip_gap,
-        **options,
+        exact=spec.exact,
     )
 
 

@@ -11,11 +11,13 @@
     districts.csv       per district: older residents and covered share per tier, today and with the plan
     gaps.csv            the communities with the most older residents out of reach of every tier's plan
     curve.csv           coverage against the number of new sites (first tier with new sites)
+    sensitivity.csv     covered share by service and district at each [sensitivity] speed
     metrics.json        network, demand, timings and per-tier results (objective, bound, gap, status)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -28,7 +30,10 @@ from planner.provenance import provenance_of, with_provenance
 
 log = logging.getLogger(__name__)
 
-STAND_IN_NOTE = "rests on stand-in data: {}"
+#: Version of the run folder's layout (``metrics.json`` "run_format"); `planner report` reads this one.
+#: 2: CSV files in UTF-8 with a BOM, a ``stand_in`` column instead of a note on every row, today's
+#: coverage per demand point in ``coverage.csv``, the report areas in ``areas.geojson``.
+RUN_FORMAT = 2
 
 
 def _area_column(demand) -> str | None:
@@ -68,15 +73,23 @@ def headline(result) -> str:
                 else ""
             )
         )
+    far = result.network_summary.get("demand_far_count", 0)
+    if far:
+        far_w = float(result.network_summary.get("demand_far_weight", 0.0))
+        lines.append(
+            f"  {far:,} demand points ({far_w:,.0f} older residents, {far_w / total:.1%}) are too far "
+            "from every street to reach: counted as not covered"
+        )
     if stand_ins := provenance_of(result).banner_lines():
         lines.append("  STAND-IN DATA: " + "; ".join(stand_ins))
     return "\n".join(lines)
 
 
 def _noted(table: pd.DataFrame, result) -> pd.DataFrame:
-    """The table with a ``note`` column naming the stand-ins it rests on (none when every input is real)."""
-    if stand_ins := provenance_of(result).banner_lines():
-        table["note"] = STAND_IN_NOTE.format("; ".join(stand_ins))
+    """The table with a short ``stand_in`` flag when it rests on stand-in data (which ones: ``metrics.json``
+    ``stand_ins``), not a long note repeated on every row."""
+    if provenance_of(result).is_stand_in:
+        table["stand_in"] = True
     return table
 
 
@@ -93,11 +106,8 @@ def district_table(result) -> pd.DataFrame:
     out = None
     for tier in result.tiers:
         name = tier.spec.name
-        frames = {"": result.coverage}
-        if result.today is not None:
-            frames["today_"] = result.today
-        for prefix, cov in frames.items():
-            table = coverage_by_area(demand, cov[f"covered_{name}"], "weight", by=by, total=True)
+        for prefix, covered in service_coverage(result, tier).items():
+            table = coverage_by_area(demand, covered, "weight", by=by, total=True)
             part = table[["covered_residents", "covered_share"]].rename(
                 columns={
                     "covered_residents": f"{prefix}covered_{name}",
@@ -110,6 +120,31 @@ def district_table(result) -> pd.DataFrame:
     for col in by[1:]:
         out[col] = out[col].astype(object).where(~total, "total")
     return _noted(out, result)
+
+
+def service_coverage(result, tier) -> dict[str, pd.Series]:
+    """Who has each service of a tier, today and with the plan, by column prefix (per demand point).
+
+    A tier of new sites offers one service: ``""`` (with the plan) and ``"today_"`` (existing sites only).
+    A tier of upgrades offers two, named apart so that the plan never seems to lower coverage:
+    ``"basic_"`` / ``"basic_today_"``, the basic service of every existing site (the same today and with
+    the plan: upgrading closes none), and ``"upgraded_"`` / ``"upgraded_today_"``, the upgraded service of
+    the upgraded sites (nobody has it today).
+    """
+    name = tier.spec.name
+    plan = result.coverage[f"covered_{name}"].astype(bool)
+    today = None if result.today is None else result.today[f"covered_{name}"].astype(bool)
+    if tier.spec.kind != "upgrade":
+        return {"": plan} if today is None else {"": plan, "today_": today}
+    out = {} if today is None else {"basic_today_": today, "basic_": today}
+    out["upgraded_today_"] = pd.Series(False, index=plan.index)
+    out["upgraded_"] = plan
+    return out
+
+
+def plan_share_column(tier) -> str:
+    """The `district_table` column of a tier's own service with the plan (the upgraded one for upgrades)."""
+    return f"{'upgraded_' if tier.spec.kind == 'upgrade' else ''}share_{tier.spec.name}"
 
 
 def gap_table(result, *, n: int = 50) -> pd.DataFrame:
@@ -138,19 +173,26 @@ def coverage_csv_table(result) -> pd.DataFrame:
         {"lon": demand.geometry.x.round(6), "lat": demand.geometry.y.round(6)}, index=demand.index
     )
     table = table.join(demand[keep]).assign(older_residents=demand["weight"])
-    cov = result.coverage.drop(columns=[c for c in ("older_residents",) if c in result.coverage])
+    cov = result.coverage.drop(columns=[c for c in ("older_residents", "note") if c in result.coverage])
     table = table.join(cov)
-    for col in table.columns:
-        if col.startswith("walk_min_"):
-            table[col] = table[col].round(2)
+    if result.today is not None:
+        # today: the existing sites only (for a tier of upgrades, the basic service of every existing site)
+        for tier in result.tiers:
+            name = tier.spec.name
+            table[f"covered_today_{name}"] = result.today[f"covered_{name}"].astype(bool)
+            table[f"walk_min_today_{name}"] = result.today[f"walk_min_{name}"]
     if provenance_of(result).is_stand_in:
         table["stand_in"] = True
     table.index.name = "demand_id"
     return table
 
 
-def metrics(result) -> dict:
-    """The run's numbers as JSON-ready dict (see ``metrics.json``)."""
+def metrics(result, *, stages: dict[str, str] | None = None) -> dict:
+    """The run's numbers as JSON-ready dict (see ``metrics.json``).
+
+    Everything but ``timings_s`` (stage and solve seconds) is the same for the same scenario. ``stages`` says
+    of each optional stage (access, curve, service areas, map, what-if page) "ok", "skipped" or why it failed.
+    """
     demand = result.demand
     total = float(demand["weight"].sum())
     tiers = []
@@ -165,6 +207,7 @@ def metrics(result) -> dict:
                 "threshold_min": tier.spec.threshold_min,
                 "new": tier.spec.new,
                 "upgrade": tier.spec.upgrade,
+                "kind": tier.spec.kind,
                 "model": res.model,
                 "method": res.method,
                 "selected_ids": [str(i) for i in res.selected],
@@ -179,8 +222,8 @@ def metrics(result) -> dict:
                 "bound": _finite(res.bound),
                 "gap": _finite(res.gap),
                 "status": res.status,
-                "solve_s": round(res.solve_s, 3),
                 "stand_in_sites": provenance_of(tier.sites).is_stand_in,
+                "services": _service_metrics(result, tier, total),
             }
         )
     curve = None
@@ -200,10 +243,10 @@ def metrics(result) -> dict:
             "gap": _finite(result.joint.gap),
             "status": result.joint.status,
             "method": result.joint.method,
-            "solve_s": round(result.joint.solve_s, 3),
         }
     net = dict(result.network_summary)
     return {
+        "run_format": RUN_FORMAT,
         "scenario": result.scenario.name,
         "description": result.scenario.description,
         "stand_ins": provenance_of(result).banner_lines(),
@@ -215,13 +258,66 @@ def metrics(result) -> dict:
             "source": result.demand_source,
             "stand_in": provenance_of(result.demand).is_stand_in,
             "far_from_street": net.pop("demand_far_count", 0),
+            "far_from_street_weight": net.pop("demand_far_weight", 0.0),
         },
+        "stages": dict(result.stages if stages is None else stages),
         "speed_mps": result.scenario.network.speed_mps,
         "tiers": tiers,
         "joint": joint,
         "curve": curve,
-        "timings_s": dict(result.timings_s),
+        "sensitivity": _sensitivity_metrics(result),
+        "timings_s": {
+            **result.timings_s,
+            **{f"solve_{t.spec.name}": round(t.result.solve_s, 3) for t in result.tiers},
+            **({"solve_joint": round(result.joint.solve_s, 3)} if result.joint is not None else {}),
+        },
     }
+
+
+def _service_metrics(result, tier, total: float) -> dict:
+    """Per service of a tier (see `service_coverage`): sites, covered older residents and share, today and
+    with the plan."""
+    weights = result.demand["weight"].astype(float)
+    status = tier.sites["status"]
+    existing = int(status.isin(["existing", "upgraded"]).sum())
+    chosen = len(tier.result.selected)
+    if tier.spec.kind == "upgrade":
+        sites = {"basic": (existing, existing), "upgraded": (0, chosen)}
+    else:
+        sites = {"new": (existing, existing + chosen)}
+    cover = service_coverage(result, tier)
+    out = {}
+    for kind, (today_sites, plan_sites) in sites.items():
+        prefix = "" if kind == "new" else f"{kind}_"
+        entry = {"sites_today": today_sites, "sites_plan": plan_sites}
+        for when, key in (("today", f"{prefix}today_"), ("plan", prefix)):
+            covered = None if key not in cover else float(weights[cover[key]].sum())
+            entry[f"covered_weight_{when}"] = None if covered is None else round(covered, 3)
+            entry[f"coverage_share_{when}"] = (
+                None if covered is None or not total else round(covered / total, 6)
+            )
+        out[kind] = entry
+    return out
+
+
+def _sensitivity_metrics(result) -> dict | None:
+    """The city-wide covered share of each service at each ``[sensitivity]`` speed, or None."""
+    table = getattr(result, "sensitivity", None)
+    if table is None:
+        return None
+    spec = result.scenario.sensitivity
+    total = table[table["district_name"] == "total"]
+    rows = [
+        {
+            "speed": row.speed,
+            "speed_mps": float(row.speed_mps),
+            "resolved": bool(row.resolved),
+            "service": f"{row.tier}:{row.kind}",
+            "coverage_share": round(float(row.covered_share), 6),
+        }
+        for row in total.itertuples(index=False)
+    ]
+    return {"speeds": [str(v) for v in spec.speeds], "resolve": spec.resolve, "total": rows}
 
 
 def _sites_needed(curve) -> dict:
@@ -288,49 +384,89 @@ def result_map(result, *, districts: pd.DataFrame | None = None, tiles="OpenStre
 
 
 def write_outputs(result, out: str | Path) -> dict[str, Path]:
-    """Write the run folder (see module docstring) and return the paths by name."""
+    """Write the run folder (see module docstring) at once, and return the final paths by name.
+
+    Every file is written to a staging folder beside `out` (`planner.runfolder.run_folder`), which replaces
+    `out` only when all are written: a failure leaves the previous folder as it was. The map and the what-if
+    page are optional: if one fails, a warning says so, ``metrics.json`` records it under ``stages`` and the
+    other files are still written.
+    """
+    from planner.runfolder import run_folder
+
+    with run_folder(out, inputs=result.scenario.input_paths()) as folder:
+        paths = _write_files(result, folder)
+    log.info("wrote %d files to %s", len(paths), Path(out))
+    return paths
+
+
+def _write_files(result, folder) -> dict[str, Path]:
     from planner.maps import save_map
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-
     sites = all_sites(result)
     chosen = _plain_columns(sites[sites["status"].isin(["new", "upgraded"])]).reset_index()
-    paths["sites"] = out / "sites.geojson"
-    chosen.to_file(paths["sites"], driver="GeoJSON")
-    paths["sites_gpkg"] = out / "sites.gpkg"
-    paths["sites_gpkg"].unlink(missing_ok=True)
-    chosen.to_file(paths["sites_gpkg"], layer="chosen", driver="GPKG")
-    _plain_columns(sites).reset_index().to_file(paths["sites_gpkg"], layer="all_sites", driver="GPKG")
+    chosen.to_file(folder.path("sites.geojson"), driver="GeoJSON")
+    paths["sites"] = folder.final("sites.geojson")
+    gpkg = folder.path("sites.gpkg")
+    chosen.to_file(gpkg, layer="chosen", driver="GPKG")
+    _plain_columns(sites).reset_index().to_file(gpkg, layer="all_sites", driver="GPKG")
+    _fix_gpkg_times(gpkg)
+    paths["sites_gpkg"] = folder.final("sites.gpkg")
 
     service = service_area_layer(result)
     if service is not None:
-        paths["service_areas"] = out / "service_areas.geojson"
-        service.to_file(paths["service_areas"], driver="GeoJSON")
+        service.to_file(folder.path("service_areas.geojson"), driver="GeoJSON")
+        paths["service_areas"] = folder.final("service_areas.geojson")
 
-    paths["coverage"] = out / "coverage.csv"
-    coverage_csv_table(result).to_csv(paths["coverage"])
+    if result.areas is not None and "name" in result.areas.columns:
+        result.areas[["name", "geometry"]].to_file(folder.path("areas.geojson"), driver="GeoJSON")
+        paths["areas"] = folder.final("areas.geojson")
+
+    paths["coverage"] = folder.write_csv("coverage.csv", coverage_csv_table(result))
     districts = district_table(result)
-    paths["districts"] = out / "districts.csv"
-    districts.to_csv(paths["districts"], index=False)
-    paths["gaps"] = out / "gaps.csv"
-    gap_table(result).to_csv(paths["gaps"], index=False)
+    paths["districts"] = folder.write_csv("districts.csv", districts, index=False)
+    paths["gaps"] = folder.write_csv("gaps.csv", gap_table(result), index=False)
     if result.curve is not None:
-        paths["curve"] = out / "curve.csv"
-        result.curve.table.to_csv(paths["curve"], index=False)
+        paths["curve"] = folder.write_csv("curve.csv", result.curve.table, index=False)
+    if result.sensitivity is not None:
+        paths["sensitivity"] = folder.write_csv("sensitivity.csv", result.sensitivity, index=False)
 
-    paths["map"] = save_map(result_map(result, districts=districts), out / "map.html")
-    from planner.whatif import write_whatif
+    stages = dict(result.stages)
 
-    paths["whatif"] = write_whatif(result, out / "whatif.html")
+    def optional(stage: str, write) -> None:
+        try:
+            paths[stage] = write()
+            stages[stage] = "ok"
+        except Exception as exc:  # an optional output never loses the run
+            log.warning(
+                "the %s could not be written (%s: %s); the other files are", stage, type(exc).__name__, exc
+            )
+            stages[stage] = f"failed: {type(exc).__name__}: {exc}"
 
-    paths["metrics"] = out / "metrics.json"
-    paths["metrics"].write_text(
-        json.dumps(metrics(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    log.info("wrote %d files to %s", len(paths), out)
+    def write_map() -> Path:
+        save_map(result_map(result, districts=districts), folder.path("map.html"))
+        return folder.final("map.html")
+
+    def write_page() -> Path:
+        from planner.whatif import write_whatif
+
+        write_whatif(result, folder.path("whatif.html"))
+        return folder.final("whatif.html")
+
+    optional("map", write_map)
+    optional("whatif", write_page)
+    paths["metrics"] = folder.write_json("metrics.json", metrics(result, stages=stages))
     return paths
+
+
+def _fix_gpkg_times(path: Path) -> None:
+    """Set the GeoPackage's modification times to a fixed value, so that the same run gives the same bytes."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        con.execute("UPDATE gpkg_contents SET last_change = '2000-01-01T00:00:00.000Z'")
+        con.commit()
+        con.execute("VACUUM")
 
 
 def _plain_columns(gdf):
@@ -369,7 +505,7 @@ def _map_districts(result, districts: pd.DataFrame):
     table = districts.set_index(
         districts.columns[1] if "district_code" in districts.columns else districts.columns[0]
     )
-    shares = {f"share_{t.spec.name}": table.get(f"share_{t.spec.name}") for t in result.tiers}
+    shares = {f"share_{t.spec.name}": table.get(plan_share_column(t)) for t in result.tiers}
     out = areas[[name_col, "geometry"]].copy()
     key = out[name_col].astype(str)
     out["weight"] = key.map(table["older_residents"]).astype(float)
@@ -385,21 +521,40 @@ def _map_summary(result) -> dict[str, str]:
     summary = {"Older residents (demand)": f"{total:,.0f} at {len(demand):,} points"}
     for tier in result.tiers:
         name = tier.spec.name
-        covered = covered_weight(result, name)
-        verb = (
-            f"{len(tier.result.selected)} new" if tier.spec.new else f"{len(tier.result.selected)} upgraded"
-        )
-        text = f"{covered / total:.1%}" if total else "n/a"
-        if result.today is not None:
-            before = covered_weight(result, name, today=True)
-            text += f" (today {before / total:.1%})"
-        summary[f"Within {tier.spec.threshold_min:g} min of a {name} ({verb})"] = text
+        minutes = f"{tier.spec.threshold_min:g} min"
+        for kind, entry in _service_metrics(result, tier, total).items():
+            text = "n/a" if entry["coverage_share_plan"] is None else f"{entry['coverage_share_plan']:.1%}"
+            if entry["coverage_share_today"] is not None:
+                today = entry["coverage_share_today"]
+                text += " (none today)" if not entry["sites_today"] else f" (today {today:.1%})"
+            if kind == "new":
+                label = f"Within {minutes} of a {name} ({len(tier.result.selected)} new)"
+            elif kind == "basic":
+                label = f"Within {minutes} of a {name}, basic service (all {entry['sites_plan']} existing)"
+            else:
+                label = f"Within {minutes} of a {name}, upgraded service ({entry['sites_plan']} upgraded)"
+            summary[label] = text
         if result.joint is None:
             summary[f"{name} plan quality"] = f"{tier.result.status}, gap {tier.result.gap:.2%}"
     if result.joint is not None:
         summary["Both tiers together"] = f"{result.joint.status}, gap {result.joint.gap:.2%}"
     summary["Walking speed"] = f"{result.scenario.network.speed_mps:g} m/s"
     return summary
+
+
+def _read_metrics(folder: Path) -> dict:
+    """A run folder's metrics.json, or an error naming what is wrong with it."""
+    path = folder / "metrics.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            f"{path} is not valid JSON ({exc}); the run folder is damaged, run it again"
+        ) from None
+    missing = [k for k in ("scenario", "speed_mps", "tiers") if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise InputError(f"{path} lacks {missing}; it was not written by `planner run`, run it again")
+    return data
 
 
 def compare_runs(a: str | Path, b: str | Path) -> str:
@@ -411,10 +566,9 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
                 f"{folder} is not a run folder (no metrics.json / districts.csv); give folders written by "
                 "`planner run` or `planner demo`"
             )
-    ma = json.loads((a / "metrics.json").read_text(encoding="utf-8"))
-    mb = json.loads((b / "metrics.json").read_text(encoding="utf-8"))
-    da = pd.read_csv(a / "districts.csv")
-    db = pd.read_csv(b / "districts.csv")
+    ma, mb = _read_metrics(a), _read_metrics(b)
+    da = pd.read_csv(a / "districts.csv", encoding="utf-8-sig")
+    db = pd.read_csv(b / "districts.csv", encoding="utf-8-sig")
     key = "district_name" if "district_name" in da.columns else da.columns[0]
     lines = [
         f"A = {a} ({ma['scenario']}, {ma['speed_mps']:g} m/s)",
@@ -433,7 +587,7 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
             f"sites kept {len(sa & sb)}, "
             f"only in A {len(sa - sb)}, only in B {len(sb - sa)}"
         )
-        col = f"share_{ta['name']}"
+        col = f"{'upgraded_' if ta.get('kind') == 'upgrade' else ''}share_{ta['name']}"
         if col in da.columns and col in db.columns:
             joined = da[[key, col]].merge(db[[key, col]], on=key, how="outer", suffixes=("_a", "_b"))
             joined["change"] = joined[f"{col}_b"] - joined[f"{col}_a"]

@@ -105,21 +105,29 @@ class NetworkSpec:
     speed: str | None = _key(None, choices=tuple(SPEED_PRESETS_MPS))  # the preset name, when one was given
     max_snap_m: float | None = _key(None, low=1.0)
     seed: int = _key(0, low=0)
+    #: the real major roads a SYNTHETIC stand-in network is built on (`planner.synthetic.streets_on_roads`):
+    #: a line file with a ``highway`` column, or the built-in OSM roads of central Shenyang
+    roads: Path | None = None
+    roads_builtin: str | None = _key(None, choices=("shenyang",))
 
 
 @dataclass(frozen=True)
 class DemandSpec:
     """Older residents: from a file, from OSM buildings, or the estimated stand-in of the built-in default."""
 
-    source: str = _key("file", choices=("file", "osm-buildings", "estimated"))
+    #: "file" | "osm-buildings" (`population` over the buildings of `path`) | "buildings" (each [areas] census
+    #: total over its buildings) | "estimated" (the built-in default's stand-in)
+    source: str = _key("file", choices=("file", "osm-buildings", "buildings", "estimated"))
     path: Path | None = None
     id: str = "id"
     weight: str = "weight"
     crs: str = "wgs84"
+    layer: str | None = None  # the sheet of an Excel file (or layer of a GeoPackage)
     population: float | None = _key(None, low=0)  # for osm-buildings: people to spread over the buildings
     share_60plus: float | None = _key(None, low=0, high=1)
     points_per_community: int = _key(6, low=1, high=100)
     seed: int = _key(0, low=0)
+    untyped: bool = False  # buildings: count building=yes without another use as homes (common in China)
 
 
 @dataclass(frozen=True)
@@ -135,9 +143,13 @@ class TierSpec:
     existing: Path | None = None
     id: str = "id"
     crs: str = "wgs84"
+    layer: str | None = None  # the sheet of an Excel file (or layer of a GeoPackage) of candidates / existing
     generate_candidates: int | None = _key(None, low=1)  # this many candidates generated on the network
     stand_in_existing: bool = False  # use the labelled stand-in stations of the built-in default
     exclude: tuple[str, ...] = ()  # site ids that are unavailable (e.g. land not free): never chosen
+    # site ids open (new tier) or upgraded (upgrade tier) whatever the solver picks; new / upgrade count the
+    # sites chosen beyond them (0: evaluate exactly these), as the what-if page's "download this plan" writes
+    fixed: tuple[str, ...] = ()
     equity_min_share: float | None = _key(None, low=0, high=1)  # every area reaches this covered share
     equity_maximin: bool = False  # maximise the worst area's covered share first
     equity_by: str = "district_name"  # demand column naming the area of each point
@@ -149,6 +161,10 @@ class TierSpec:
     far_min: float | None = _key(
         None, low=0, high=600
     )  # p-median models: minutes counted for unserved demand
+    #: ``existing = "osm:elderly_care"`` / ``candidates = "osm:community_centre"``: facility kinds read from
+    #: OpenStreetMap ([network] path, else place) with `planner.sites.sites_from_osm`
+    existing_osm: tuple[str, ...] = _key((), toml=False)
+    candidates_osm: tuple[str, ...] = _key((), toml=False)
 
     @property
     def count(self) -> int:
@@ -163,8 +179,8 @@ class TierSpec:
     @property
     def existing_only(self) -> bool:
         """True when the tier has existing sites and no candidates (an upgrade tier)."""
-        return (self.existing is not None or self.stand_in_existing) and (
-            self.candidates is None and self.generate_candidates is None
+        return (self.existing is not None or self.stand_in_existing or bool(self.existing_osm)) and (
+            self.candidates is None and self.generate_candidates is None and not self.candidates_osm
         )
 
 
@@ -193,6 +209,9 @@ class AreasSpec:
     name: str = "name"
     crs: str = "wgs84"
     builtin: str | None = _key(None, choices=("shenyang",))
+    #: census columns for [demand] source = "buildings" (the built-in areas: pop_2020 and share_60plus)
+    population_column: str | None = None
+    share_60plus_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +221,18 @@ class CurveSpec:
     max_sites: int | None = _key(None, low=1)  # default: three times the tier's new sites
     targets: tuple[float, ...] = _key(DEFAULT_CURVE_TARGETS, low=0, high=1)  # shares; () skips the solves
     exact: bool = False  # exact MIP at every point of the curve (when `coverage_curve` offers it)
+
+
+@dataclass(frozen=True)
+class SensitivitySpec:
+    """Walking speeds at which the chosen plan is evaluated again (`planner.sensitivity`).
+
+    ``speeds``: preset names (``"older_winter"``) or metres per second; ``resolve = true`` also chooses the
+    sites again at each speed.
+    """
+
+    speeds: tuple[str | float, ...] = ()
+    resolve: bool = False
 
 
 @dataclass(frozen=True)
@@ -218,6 +249,7 @@ class Scenario:
     base_dir: Path = field(default_factory=Path, metadata={"toml": False})
     curve: CurveSpec = field(default_factory=CurveSpec)
     joint: JointSpec | None = None
+    sensitivity: SensitivitySpec | None = None
 
     @property
     def curve_max_sites(self) -> int | None:
@@ -228,6 +260,12 @@ class Scenario:
     def curve_targets(self) -> tuple[float, ...]:
         """``[curve] targets`` (kept for callers of the flat name)."""
         return self.curve.targets
+
+    def input_paths(self) -> tuple[Path, ...]:
+        """Every file the scenario reads (streets, demand, sites, areas), for output-folder checks."""
+        paths = [self.network.path, self.demand.path, self.areas.path if self.areas is not None else None]
+        paths += [p for t in self.tiers for p in (t.candidates, t.existing)]
+        return tuple(p for p in paths if p is not None)
 
     def with_speed(self, speed: str | float) -> Scenario:
         """The same scenario at another walking speed (a preset name or m/s)."""
@@ -248,6 +286,7 @@ SECTIONS: dict[str, type] = {
     "areas": AreasSpec,
     "curve": CurveSpec,
     "joint": JointSpec,
+    "sensitivity": SensitivitySpec,
 }
 
 
@@ -371,6 +410,28 @@ def _read_table(
     return spec(**values)
 
 
+def _sensitivity(raw: Any, base: Path, problems: list[str]) -> SensitivitySpec | None:
+    """``[sensitivity]``: each speed a preset name or m/s (checked as `settings.resolve_speed` does)."""
+    speeds = raw.get("speeds", ()) if isinstance(raw, dict) else ()
+    good: list[str | float] = []
+    if not isinstance(speeds, list) or not speeds:
+        problems.append(
+            f"[sensitivity] speeds = {speeds!r} must be a non-empty list of preset names or m/s, e.g. "
+            '["planning", "older_winter", "frail"]'
+        )
+        speeds = []
+    for value in speeds:
+        try:
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise InputError(f"{value!r} is neither a preset name nor a number")
+            resolve_speed(value)
+        except InputError as exc:
+            problems.append(f"[sensitivity] speeds: {exc}")
+        else:
+            good.append(value if isinstance(value, str) else float(value))
+    return _read_table(SensitivitySpec, raw, "sensitivity", base, problems, speeds=tuple(good))
+
+
 def _datum(value: str, key: str, problems: list[str]) -> str:
     """A datum name as `planner.coords.parse_datum` spells it ("wgs84", "gcj02", "bd09", "EPSG:<code>")."""
     from planner.coords import parse_datum
@@ -435,6 +496,10 @@ def _demand(raw: Any, base: Path, problems: list[str], check_files: bool) -> Dem
         problems.append(f'{where} source = "{spec.source}" needs path = "<file>"')
     if spec.source == "osm-buildings" and spec.population is None:
         problems.append(f'{where} source = "osm-buildings" needs population = <older residents to spread>')
+    if spec.source == "buildings" and spec.path is None:
+        problems.append(
+            f'{where} source = "buildings" needs path = "<extract>.osm.pbf" holding the buildings'
+        )
     return replace(spec, crs=_datum(spec.crs, f"{where} crs", problems))
 
 
@@ -447,16 +512,22 @@ def _tier(k: int, raw: Any, base: Path, problems: list[str], check_files: bool) 
     if not isinstance(name, str) or not name.isidentifier():
         problems.append(f"{where}: name = {name!r} must be a short word (letters, digits, _)")
         name = f"tier{k}"
-    t = _read_table(TierSpec, raw, "tiers", base, problems, where=where, name=name)
+    raw, osm = _osm_sites(raw, where, problems)
+    t = _read_table(TierSpec, raw, "tiers", base, problems, where=where, name=name, **osm)
     label = f"{where} ({t.name})"
     if check_files:
         _check_file(t.candidates, f"{where} candidates", raw.get("candidates"), problems)
         _check_file(t.existing, f"{where} existing", raw.get("existing"), problems)
-    has_candidates = t.candidates is not None or t.generate_candidates is not None
-    has_existing = t.existing is not None or t.stand_in_existing
+    has_candidates = t.candidates is not None or t.generate_candidates is not None or bool(t.candidates_osm)
+    has_existing = t.existing is not None or t.stand_in_existing or bool(t.existing_osm)
     fewest = t.model in FEWEST_SITES_MODELS
-    if t.new == 0 and t.upgrade == 0 and not fewest:
-        problems.append(f"{label}: give new = <count> (open new sites) or upgrade = <count>")
+    if t.new == 0 and t.upgrade == 0 and not fewest and not t.fixed:
+        problems.append(
+            f"{label}: give new = <count> (open new sites), upgrade = <count>, or fixed = [<site ids>]"
+        )
+    both = sorted(set(t.fixed) & set(t.exclude))
+    if both:
+        problems.append(f"{label}: sites {both[:10]} are both fixed and excluded; name each in one list")
     if t.new and not has_candidates:
         problems.append(f'{label}: new = {t.new} needs candidates = "<file>" or generate_candidates = <n>')
     if t.upgrade and not has_existing:
@@ -483,6 +554,25 @@ def _tier(k: int, raw: Any, base: Path, problems: list[str], check_files: bool) 
     return replace(t, crs=_datum(t.crs, f"{where} crs", problems))
 
 
+#: How a tier asks for sites from OpenStreetMap instead of a file: ``"osm:<kind>[,<kind>]"``.
+OSM_SITES_PREFIX = "osm:"
+
+
+def _osm_sites(raw: dict, where: str, problems: list[str]) -> tuple[dict, dict]:
+    """Take ``existing`` / ``candidates`` given as "osm:<kinds>" out of a tier's table, as kinds."""
+    raw = dict(raw)
+    osm = {}
+    for key in ("existing", "candidates"):
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip().lower().startswith(OSM_SITES_PREFIX):
+            del raw[key]
+            kinds = tuple(k.strip() for k in value.strip()[len(OSM_SITES_PREFIX) :].split(",") if k.strip())
+            if not kinds:
+                problems.append(f'{where} {key} = {value!r} names no kind; e.g. {key} = "osm:elderly_care"')
+            osm[f"{key}_osm"] = kinds
+    return raw, osm
+
+
 def _joint(raw: Any, tiers: list[TierSpec], base: Path, problems: list[str]) -> JointSpec:
     joint = _read_table(JointSpec, raw, "joint", base, problems)
     kinds = sorted("new" if t.new else "upgrade" for t in tiers)
@@ -496,6 +586,11 @@ def _joint(raw: Any, tiers: list[TierSpec], base: Path, problems: list[str]) -> 
                 f"tier {t.name!r}: equity floors are not available with [joint]; solve the tiers apart "
                 "(drop [joint]) to give an area its fair share"
             )
+        if t.fixed:
+            problems.append(
+                f"tier {t.name!r}: fixed sites are not available with [joint]; solve the tiers apart "
+                "(drop [joint]) to keep given sites open"
+            )
         if t.model != "mclp":
             problems.append(
                 f'tier {t.name!r}: [joint] solves two MCLP tiers; drop [joint] for model = "{t.model}"'
@@ -506,6 +601,27 @@ def _joint(raw: Any, tiers: list[TierSpec], base: Path, problems: list[str]) -> 
                 "or cost_column = <column of its site file>"
             )
     return joint
+
+
+def _check_osm_inputs(network, demand, tiers, areas, problems: list[str]) -> None:
+    """Keys that need another table: census columns on [areas], an OSM source for "osm:" sites."""
+    if demand.source == "buildings":
+        if areas is None:
+            problems.append(
+                '[demand] source = "buildings" spreads each area\'s census total: give [areas] with '
+                "population_column (and share_60plus_column, or [demand] share_60plus)"
+            )
+        elif areas.builtin is None and areas.population_column is None:
+            problems.append(
+                '[demand] source = "buildings" needs [areas] population_column = "<census column>"'
+            )
+    osm_tiers = [t.name for t in tiers if t.existing_osm or t.candidates_osm]
+    osm_file = network.path is not None and network.path.name.lower().endswith((".pbf", ".osm", ".osm.bz2"))
+    if osm_tiers and not osm_file and not network.place:
+        problems.append(
+            f'tiers {osm_tiers} read sites from OpenStreetMap ("osm:..."): give [network] path = '
+            '"<extract>.osm.pbf" or place = "<name>" to read them from'
+        )
 
 
 def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool = True) -> Scenario:
@@ -552,7 +668,9 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
         if areas.path is None and areas.builtin is None:
             problems.append('[areas] needs path = "<polygon file>" or builtin = "shenyang"')
         areas = replace(areas, crs=_datum(areas.crs, "[areas] crs", problems))
+    _check_osm_inputs(network, demand, tiers, areas, problems)
     curve = _read_table(CurveSpec, data.get("curve", {}), "curve", base, problems)
+    sensitivity = _sensitivity(data["sensitivity"], base, problems) if "sensitivity" in data else None
     joint = _joint(data["joint"], tiers, base, problems) if "joint" in data else None
 
     if problems:
@@ -568,6 +686,7 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
         description=description,
         base_dir=base.resolve(),
         curve=curve,
+        sensitivity=sensitivity,
         joint=joint,
     )
 

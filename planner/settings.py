@@ -96,3 +96,13 @@ def resolve_speed(speed: str | float | None) -> float:
             "(1.0 = 60 m/min; older adults 0.64-1.18, see planner.settings.SPEED_PRESETS_MPS)"
         )
     return value
+
+
+#: A run stops when more than this share of the older residents (weight) is farther than ``max_snap_m`` from
+#: every street: the answer would be an empty plan that looks valid.
+FAR_DEMAND_STOP_SHARE = 0.5
+
+#: Largest number of site-demand pairs within the walk a run computes (estimated before travel times), and
+#: the memory one pair takes while the sparse table is built (walk seconds, indices, search buffers).
+MAX_TRAVEL_PAIRS = 300_000_000
+BYTES_PER_PAIR = 40

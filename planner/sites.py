@@ -568,7 +568,7 @@ def sites_from_osm(source, *, kinds=("elderly_care",), prefix: str | None = None
         crs=4326,
     ).sort_index()
     source_record = Source(
-        "sites:existing",
+        "sites",
         real=True,
         what=f"{', '.join(kinds)} facilities from OpenStreetMap ({origin})",
         what_zh=f"OpenStreetMap 养老设施（{origin}）",

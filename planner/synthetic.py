@@ -628,7 +628,7 @@ ARTERIAL_HIGHWAYS = frozenset({"trunk", "trunk_link", "primary", "primary_link"}
 BARRIER_HIGHWAYS = frozenset({"motorway", "motorway_link"})
 #: The exact label of a network of real major roads and synthetic local streets, in every output.
 ROADS_STAND_IN_LABEL = "real major roads from OpenStreetMap, ODbL; SYNTHETIC local streets"
-ROADS_STAND_IN_LABEL_ZH = "OpenStreetMap 真实主干道（ODbL 许可）；合成的支路（非真实街道）"
+ROADS_STAND_IN_LABEL_ZH = "真实主干道（© OpenStreetMap 贡献者，ODbL）；合成的支路（非真实街道）"
 
 
 def streets_on_roads(

@@ -219,3 +219,28 @@ def test_excel_several_sheets_or_merged_header_ask_for_a_fix(tmp_path):
     path = _workbook(tmp_path / "merged.xlsx", {"站点": merged}, merge="A1:B1")
     with pytest.raises(InputError, match=r"merged header cells \(A1:B1\); unmerge them"):
         read_points(path, crs="gcj02")
+
+
+def test_swapped_degrees_are_caught_on_load(tmp_path):
+    """Shenyang's latitude (41.8) and longitude (123.4) swapped: a latitude of 123 cannot be, said at once."""
+    from planner.io import read_points
+
+    path = tmp_path / "swapped.csv"
+    path.write_text("id,lon,lat\n0020,41.80,123.43\n0021,41.81,123.44\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"rows 0020, 0021 .*longitude and latitude look swapped"):
+        read_points(path, id="id", crs="wgs84")
+
+
+def test_ids_are_read_as_text(tmp_path):
+    from planner.io import read_points
+
+    path = tmp_path / "ids.csv"
+    path.write_text("id,lon,lat\n0020,123.4,41.8\n007,123.5,41.8\n7,123.6,41.8\n", encoding="utf-8")
+    assert list(read_points(path, id="id", crs="wgs84").index) == ["0020", "007", "7"]
+
+
+def test_degrees_given_as_metres_are_caught_on_load(tmp_path):
+    path = tmp_path / "degrees.csv"
+    path.write_text("id,lon,lat\na,123.43,41.80\nb,123.44,41.81\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"coordinates all look like degrees .*give crs='wgs84'"):
+        read_points(path, id="id", crs="EPSG:32651")

@@ -129,7 +129,7 @@ def test_shenyang_default(tmp_path: Path, monkeypatch) -> None:
     assert re.search(r"shenyang: [\d,]+ older residents at [\d,]+ demand points", text)
     assert re.search(r"centre: 100 sites chosen, [\d,]+ \([\d.]+%\) within 15 min walk", text)
     assert re.search(r"station: 300 sites chosen", text)
-    assert "SYNTHETIC STAND-IN street network" in text
+    assert "real major roads from OpenStreetMap, ODbL; SYNTHETIC local streets" in text
     assert "ESTIMATED demand positions" in text
     # district table, curve, winter comparison and equity all produced their output
     assert "和平区" in text
@@ -167,6 +167,11 @@ def test_bring_your_own_data(tmp_path: Path, monkeypatch) -> None:
     assert re.search(
         r"new stations: [\w-]+, [\w-]+, [\w-]+; covered [\d,]+ of [\d,]+ older residents; optimal", text
     )
+    # the same plan from a scenario file: the same older residents covered, the run folder written
+    covered = re.search(r"new stations: .*; covered ([\d,]+) of ([\d,]+) older residents", text).groups()
+    assert f"my_city: {covered[1]} older residents at 40 demand points" in text
+    assert re.search(rf"station: 3 sites chosen, {covered[0]} \([\d.]+%\) within 10 min walk; optimal", text)
+    assert (tmp_path / "maps" / "byod_run" / "metrics.json").stat().st_size > 0
     html = (tmp_path / "maps" / "byod_notebook" / "map.html").read_text(encoding="utf-8")
     assert "EXAMPLE communities, districts and stations invented for this notebook" in html
     assert "STAND-IN candidate sites generated on the street network" in html

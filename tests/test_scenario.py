@@ -133,7 +133,15 @@ def test_minimal_form_runs_and_writes_every_output(example_run):
         assert tier["objective"] == pytest.approx(tier["covered_weight"])
         assert tier["bound"] >= tier["objective"] - 1e-6
         assert 0 < tier["coverage_share"] <= 1
-    assert list(metrics["timings_s"]) == list(STAGES)  # every stage timed, in order
+    # every stage timed, in order, then every solve: all timings in one place
+    assert list(metrics["timings_s"]) == [*STAGES, "solve_centre", "solve_station"]
+    assert metrics["stages"] == {
+        "access": "ok",
+        "curve": "ok",
+        "service_areas": "ok",
+        "map": "ok",
+        "whatif": "ok",
+    }
 
 
 def test_coverage_csv_agrees_with_the_thresholds(example_run):
@@ -258,6 +266,39 @@ def test_exclude_with_an_unknown_id_is_an_error(example_dir):
     scenario = read_scenario(_variant(example_dir, "bad_exclude", centre_extra='exclude = ["nope"]\n'))
     with pytest.raises(InputError, match="exclude names ids that are not sites of the tier: nope"):
         run(scenario)
+
+
+def test_fixed_sites_stay_open_and_the_count_adds_to_them(example_dir):
+    base = run(read_scenario(example_dir / "example.toml"))
+    centre = base.tiers[0]
+    unchosen = list(centre.sites.index[centre.sites["status"] == "candidate"])[:2]
+    scenario = read_scenario(
+        _variant(
+            example_dir, "fixed", centre_extra=f"fixed = {[str(i) for i in unchosen]!r}\n".replace("'", '"')
+        )
+    )
+    again = run(scenario).tiers[0]
+    assert set(unchosen) <= set(again.result.fixed)
+    assert len(again.result.selected) == 5  # new = 5 more besides the fixed ones
+    assert not set(again.result.selected) & set(unchosen)
+    assert (again.sites.loc[unchosen, "status"] == "new").all()
+    # new = 0: evaluate exactly the fixed plan (what the what-if page's download writes)
+    chosen = [str(i) for i in centre.result.selected]
+    path = _variant(example_dir, "fixed_only", centre_extra=f"fixed = {chosen!r}\n".replace("'", '"'))
+    path.write_text(path.read_text(encoding="utf-8").replace("new = 5 ", "new = 0 "), encoding="utf-8")
+    only = read_scenario(path)
+    same = run(only).tiers[0]
+    assert same.result.selected == ()
+    assert same.result.objective == pytest.approx(centre.result.objective)
+
+
+def test_fixed_and_excluded_at_once_is_an_error(example_dir):
+    path = _variant(example_dir, "fixed_bad", centre_extra='fixed = ["c001"]\nexclude = ["c001"]\n')
+    with pytest.raises(InputError, match=r"both fixed and excluded"):
+        read_scenario(path)
+    path = _variant(example_dir, "fixed_unknown", centre_extra='fixed = ["nope"]\n')
+    with pytest.raises(InputError, match="fixed names ids that are not sites of the tier: nope"):
+        run(read_scenario(path))
 
 
 def test_equity_floor_per_area_is_met(example_dir):
@@ -430,8 +471,9 @@ def test_keys_are_the_fields_of_the_specs_and_defaults_come_from_settings():
     from planner.scenario import SECTIONS, keys
 
     for section, spec in SECTIONS.items():
-        assert set(keys(section)) == {f.name for f in fields(spec)}
+        assert set(keys(section)) == {f.name for f in fields(spec) if f.metadata.get("toml", True)}
     assert "base_dir" not in keys()  # not a key of the file
+    assert "existing_osm" not in keys("tiers")  # read from existing = "osm:<kinds>"
     scenario = parse_scenario(_tiny())
     assert scenario.solver.mip_gap == settings.DEFAULT_MIP_GAP
     assert scenario.solver.time_limit_s == settings.DEFAULT_TIME_LIMIT_S
@@ -636,3 +678,114 @@ def test_readme_model_examples_are_valid_scenarios():
         scenario = parse_scenario(base, check_files=False)
         seen.update(t.model for t in scenario.tiers)
     assert set(NAMES) <= seen
+
+
+# ------------------------------------------------- real inputs: OSM facilities, census over buildings
+
+REAL_INPUTS = textwrap.dedent(
+    """\
+    name = "real inputs"
+    [network]
+    path = "city.osm.pbf"
+    [demand]
+    source = "buildings"         # each area's census total over its residential buildings
+    path = "city.osm.pbf"
+    untyped = true               # building=yes counts as a home
+    share_60plus = 0.25
+    [areas]
+    path = "areas.geojson"
+    population_column = "population"
+    [[tiers]]
+    name = "station"
+    threshold_min = 10
+    new = 2
+    candidates = "osm:community_centre"
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def real_inputs_dir(tmp_path_factory, helsinki_pbf) -> Path:
+    import shapely
+
+    folder = tmp_path_factory.mktemp("real_inputs")
+    shutil.copy(helsinki_pbf, folder / "city.osm.pbf")
+    gpd.GeoDataFrame(
+        {"name": ["West", "East"], "population": [12_000, 20_000]},
+        geometry=[shapely.box(24.930, 60.160, 24.944, 60.182), shapely.box(24.944, 60.160, 24.960, 60.182)],
+        crs=4326,
+    ).to_file(folder / "areas.geojson")
+    (folder / "real.toml").write_text(REAL_INPUTS, encoding="utf-8")
+    return folder
+
+
+def test_fully_real_inputs_census_over_buildings_and_osm_sites(real_inputs_dir):
+    scenario = read_scenario(real_inputs_dir / "real.toml")
+    assert scenario.tiers[0].candidates_osm == ("community_centre",)
+    result = run(scenario)
+    demand = result.demand
+    assert demand.groupby("district_name")["weight"].sum().to_dict() == pytest.approx(
+        {"West": 3_000.0, "East": 5_000.0}
+    )
+    sites = result.tiers[0].sites
+    assert sites.index.str.startswith("station-osm-").all() and len(sites) >= 3
+    assert len(result.tiers[0].result.selected) == 2 and (sites["status"] == "new").sum() == 2
+    out = real_inputs_dir / "out"
+    write_outputs(result, out)
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["stand_ins"] == []  # every input is real: no banner
+    inputs = {r["input"]: r for r in metrics["inputs"]}
+    assert inputs["sites:station"]["licence"].startswith("ODbL") and inputs["sites:station"]["real"]
+    assert all(r["real"] for r in metrics["inputs"])
+    assert 'id="planner-banner"' not in (out / "map.html").read_text(encoding="utf-8")
+
+
+def test_osm_existing_sites_with_none_in_the_file_say_what_counts(real_inputs_dir):
+    from planner import DataError
+
+    text = REAL_INPUTS.replace(
+        'new = 2\ncandidates = "osm:community_centre"', 'upgrade = 1\nexisting = "osm:elderly_care"'
+    )
+    (real_inputs_dir / "care.toml").write_text(text, encoding="utf-8")
+    scenario = read_scenario(real_inputs_dir / "care.toml")
+    assert scenario.tiers[0].existing_osm == ("elderly_care",) and scenario.tiers[0].kind == "upgrade"
+    with pytest.raises(
+        DataError, match=r"(?s)city.osm.pbf has no OpenStreetMap facility .*social_facility:for=senior"
+    ):
+        run(scenario)
+
+
+def test_real_input_keys_need_their_sources(tmp_path):
+    data = _tiny(candidates="osm:community_centre")
+    del data["tiers"][0]["generate_candidates"]
+    with pytest.raises(
+        InputError, match=r'read sites from OpenStreetMap \("osm:..."\): give \[network\] path'
+    ):
+        parse_scenario(data)
+    data = {**_tiny(), "demand": {"source": "buildings", "path": "x.osm.pbf"}}
+    with pytest.raises(
+        InputError, match=r"spreads each area's census total: give \[areas\] with population_column"
+    ):
+        parse_scenario(data, check_files=False)
+    data["areas"] = {"path": "areas.geojson"}
+    with pytest.raises(InputError, match=r'needs \[areas\] population_column = "<census column>"'):
+        parse_scenario(data, check_files=False)
+    with pytest.raises(InputError, match=r"existing = 'osm:' names no kind"):
+        parse_scenario(_tiny(existing="osm:", upgrade=0))
+
+
+def test_curve_exact_is_passed_to_the_coverage_curve(example_dir, monkeypatch):
+    import planner.locate
+
+    seen = []
+    real = planner.locate.coverage_curve
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("exact"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(planner.locate, "coverage_curve", spy)
+    path = _variant(example_dir, "exact_curve", "[curve]\nexact = true\ntargets = [0.9]\n")
+    result = run(read_scenario(path))
+    assert seen == [True]
+    assert result.curve.needed["target"].tolist() == [0.9]
