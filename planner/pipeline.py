@@ -152,6 +152,7 @@ class _Stages:
         from tqdm.auto import tqdm
 
         self.timings: dict[str, float] = {}
+        self.progress = progress  # the long solves show their own bars too
         self.bar = tqdm(total=len(STAGES), unit="stage", disable=not progress, leave=False)
 
     def __call__(self, name: str):
@@ -314,7 +315,11 @@ def evaluate(
             outcomes, joint = _solve_joint(scenario, tier_sites, times, demand)
         else:
             for t in scenario.tiers:
-                outcomes.append(_solve_tier(t, tier_sites[t.name], times[t.name], demand, scenario))
+                outcomes.append(
+                    _solve_tier(
+                        t, tier_sites[t.name], times[t.name], demand, scenario, progress=stage.progress
+                    )
+                )
     with stage("coverage"):
         open_by_tier = {o.spec.name: list(o.result.selected) + list(o.result.fixed) for o in outcomes}
         coverage = multi_tier_coverage(
@@ -336,7 +341,9 @@ def evaluate(
         elif not curve:
             stages["curve"] = "skipped: not asked for"
         else:
-            result_curve = _optional(stages, "curve", lambda: _curve(first_new, weights, scenario), None)
+            result_curve = _optional(
+                stages, "curve", lambda: _curve(first_new, weights, scenario, progress=stage.progress), None
+            )
     with stage("service_areas"):
         if not service_areas:
             stages["service_areas"] = "skipped: not asked for"
@@ -514,9 +521,18 @@ def _capacity(tier: TierSpec, sites: GeoDataFrame, ids: list) -> pd.Series:
 
 
 def _solve_model(
-    tier: TierSpec, sites, times: TravelTimes, demand, solver, *, pool: list, fixed: list | None
+    tier: TierSpec,
+    sites,
+    times: TravelTimes,
+    demand,
+    solver,
+    *,
+    pool: list,
+    fixed: list | None,
+    progress: bool = False,
 ):
-    """Solve the tier's model (`TierSpec.model`) over the sites in `pool`, `fixed` sites open."""
+    """Solve the tier's model (`TierSpec.model`) over the sites in `pool`, `fixed` sites open (`progress`:
+    bars inside the long solves)."""
     from planner import locate
 
     weights = demand["weight"]
@@ -537,6 +553,7 @@ def _solve_model(
             threshold_min=tier.threshold_min,
             equity=_equity(tier, demand),
             backup_weight=tier.backup_weight,
+            progress=progress,
             **common,
             **gap,
         )
@@ -547,7 +564,7 @@ def _solve_model(
         )
     far = {} if tier.far_min is None else {"far_s": tier.far_min * 60.0}
     if model == "p_median":
-        return locate.p_median(times, weights, p=p, **common, **gap, **far)
+        return locate.p_median(times, weights, p=p, progress=progress, **common, **gap, **far)
     if model == "p_center":
         return locate.p_center(times, weights, p=p, **common)
     if model == "capacitated_p_median":
@@ -561,7 +578,7 @@ def _solve_model(
     if model == "lscp_backup":
         result = locate.lscp_backup(times, weights, threshold_min=tier.threshold_min, **common, **gap)
     elif tier.target_share is not None:
-        result = _fewest_for_share(tier, times, weights, common, gap)
+        result = _fewest_for_share(tier, times, weights, common, gap, progress=progress)
     else:
         result = locate.lscp(times, weights, threshold_min=tier.threshold_min, **common, **gap)
     if p and len(result.selected) > p:
@@ -577,7 +594,9 @@ def _solve_model(
     return result
 
 
-def _fewest_for_share(tier: TierSpec, times: TravelTimes, weights, common: dict, gap: dict):
+def _fewest_for_share(
+    tier: TierSpec, times: TravelTimes, weights, common: dict, gap: dict, *, progress: bool = False
+):
     """The fewest sites covering `target_share` of the coverable weight, and among plans of that size the one
     covering most: the fewest-sites solve of `coverage_curve`, then MCLP with that many sites.
 
@@ -595,6 +614,7 @@ def _fewest_for_share(tier: TierSpec, times: TravelTimes, weights, common: dict,
         max_sites=0,
         targets=(tier.target_share,),
         exact=True,  # the fewest sites by MIP, with its proven bound
+        progress=progress,
         **common,
         **gap,
     )
@@ -604,7 +624,15 @@ def _fewest_for_share(tier: TierSpec, times: TravelTimes, weights, common: dict,
             f"tier {tier.name!r}: no plan found that covers target_share = {tier.target_share:g} of the "
             f"coverable older residents ({row['status']}); lower target_share or raise [solver] time_limit_s"
         )
-    plan = mclp(times, weights, p=int(row["sites"]), threshold_min=tier.threshold_min, **common, **gap)
+    plan = mclp(
+        times,
+        weights,
+        p=int(row["sites"]),
+        threshold_min=tier.threshold_min,
+        progress=progress,
+        **common,
+        **gap,
+    )
     optimal = row["status"] == "optimal" and plan.status == "optimal"
     return _replace(
         plan,
@@ -617,19 +645,30 @@ def _fewest_for_share(tier: TierSpec, times: TravelTimes, weights, common: dict,
     )
 
 
-def _solve_tier(tier: TierSpec, sites, times, demand, scenario: Scenario) -> TierOutcome:
+def _solve_tier(
+    tier: TierSpec, sites, times, demand, scenario: Scenario, *, progress: bool = False
+) -> TierOutcome:
     fixed = fixed_ids(sites)  # the scenario's `fixed` list: open (or upgraded) whatever is chosen
     if tier.kind == "upgrade":
         # choose which existing sites to upgrade; the others do not offer the upgraded service
         pool = usable_ids(sites, "existing")
-        result = _solve_model(tier, sites, times, demand, scenario.solver, pool=pool, fixed=fixed or None)
+        result = _solve_model(
+            tier, sites, times, demand, scenario.solver, pool=pool, fixed=fixed or None, progress=progress
+        )
         status = dict.fromkeys([*result.selected, *fixed], "upgraded")
     else:
         existing = usable_ids(sites, "existing") + [i for i in fixed if sites.loc[i, "status"] == "existing"]
         pool = usable_ids(sites, "candidate")
         new_fixed = [i for i in fixed if sites.loc[i, "status"] == "candidate"]
         result = _solve_model(
-            tier, sites, times, demand, scenario.solver, pool=pool, fixed=(existing + new_fixed) or None
+            tier,
+            sites,
+            times,
+            demand,
+            scenario.solver,
+            pool=pool,
+            fixed=(existing + new_fixed) or None,
+            progress=progress,
         )
         status = dict.fromkeys([*result.selected, *new_fixed], "new")
     return TierOutcome(spec=tier, sites=_with_status(sites, status), times=times, result=result)
@@ -721,7 +760,7 @@ def _crowding(coverage, outcomes: list[TierOutcome], weights):
     return coverage, done
 
 
-def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
+def _curve(outcome: TierOutcome, weights, scenario: Scenario, *, progress: bool = False) -> CoverageCurve:
     from planner.locate import coverage_curve
 
     tier, spec = outcome.spec, scenario.curve
@@ -741,6 +780,7 @@ def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
         time_limit_s=scenario.solver.time_limit_s,
         mip_gap=scenario.solver.mip_gap,
         exact=spec.exact,
+        progress=progress,
     )
 
 

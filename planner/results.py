@@ -49,6 +49,18 @@ def covered_weight(result, tier: str, *, today: bool = False) -> float:
     return float(frame[f"covered_{tier}"].astype(float).mul(result.demand["weight"]).sum())
 
 
+def solve_state(res) -> str:
+    """How a solve ended, for the headline: proven optimal, stopped at the time limit (with the certified gap
+    it reached), or a heuristic plan within its certified gap."""
+    if res.status == "optimal":
+        return "optimal"
+    heuristic = res.details.get("heuristic") if isinstance(res.details, dict) else None
+    stopped = res.status == "time_limit" or bool((heuristic or {}).get("stopped_at_time_limit"))
+    if stopped:
+        return f"stopped at the time limit after {res.solve_s:.0f} s, certified gap {res.gap:.2%}"
+    return f"{res.status}, certified gap {res.gap:.2%}"
+
+
 def headline(result) -> str:
     """One line per tier: how many older residents the plan puts within the walk."""
     total = float(result.demand["weight"].sum())
@@ -60,13 +72,13 @@ def headline(result) -> str:
         lines.append(
             f"  {tier.spec.name}: {len(res.selected)} sites chosen, {covered:,.0f} ({share}) "
             f"within {tier.spec.threshold_min:g} min walk"
-            + ("" if result.joint is not None else f"; {res.status}, gap {res.gap:.2%}")
+            + ("" if result.joint is not None else f"; {solve_state(res)}")
         )
     if result.joint is not None:
         spent = result.joint.details.get("cost")
         lines.append(
             f"  both tiers solved together ({result.scenario.joint.objective}): objective "
-            f"{result.joint.objective:,.0f}, {result.joint.status}, gap {result.joint.gap:.2%}"
+            f"{result.joint.objective:,.0f}, {solve_state(result.joint)}"
             + (
                 f", cost {spent:,.0f} of budget {result.scenario.joint.budget:,.0f}"
                 if spent is not None

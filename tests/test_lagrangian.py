@@ -97,3 +97,35 @@ def test_progress_bar_changes_nothing(capsys):
     assert loud.objective <= quiet.bound + 1e-9
     assert quiet.objective <= loud.bound + 1e-9
     assert "mclp bound" in capsys.readouterr().err
+
+
+def test_headline_says_when_a_solve_stopped_at_the_time_limit():
+    from dataclasses import replace
+
+    from planner.results import solve_state
+
+    rng = np.random.default_rng(5)
+    r, c = np.nonzero(rng.random((30, 200)) < 0.1)
+    table = pd.DataFrame(
+        {"site_id": [f"s{i:02d}" for i in r], "demand_id": c, "walk_s": rng.uniform(0, 900, len(r))}
+    )
+    times = TravelTimes.from_table(table, [f"s{i:02d}" for i in range(30)], range(200), limit_s=900)
+    weights = pd.Series(rng.integers(1, 9, 200).astype(float), index=pd.RangeIndex(200))
+    exact = mclp(times, weights, p=4, threshold_min=15, method="exact")
+    assert solve_state(exact) == "optimal"
+    stopped = replace(exact, status="time_limit", gap=0.0123)
+    assert solve_state(stopped).startswith("stopped at the time limit")
+    assert "1.23%" in solve_state(stopped)
+    heur = mclp(times, weights, p=4, threshold_min=15, method="heuristic", time_limit_s=5)
+    assert heur.status == "heuristic" and "stopped_at_time_limit" in heur.details["heuristic"]
+    ran_out = replace(heur, gap=0.02, details={**heur.details, "heuristic": {"stopped_at_time_limit": True}})
+    assert solve_state(ran_out).startswith("stopped at the time limit") and "2.00%" in solve_state(ran_out)
+    done = replace(heur, gap=0.004, details={**heur.details, "heuristic": {"stopped_at_time_limit": False}})
+    assert solve_state(done) == "heuristic, certified gap 0.40%"
+
+
+def test_solve_mclp_reports_running_out_of_time():
+    a, weight, _ = random_cover(11, 400, 60, density=0.05)
+    cols, bound, info = solve_mclp(a, weight, 12, time_limit_s=0.05, target_gap=0.0)
+    value = float(weight @ (np.asarray(a[:, cols].sum(axis=1)).ravel() > 0))
+    assert info["stopped_at_time_limit"] == (bound - value > 0)

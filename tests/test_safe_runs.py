@@ -328,3 +328,29 @@ def test_a_second_run_into_a_folder_being_written_is_refused(example, capsys):
         first.kill()
         first.wait()
         lock.unlink(missing_ok=True)
+
+
+def test_progress_reaches_the_long_solves_and_changes_nothing(example, monkeypatch):
+    import planner.locate
+
+    seen = []
+    real = {name: getattr(planner.locate, name) for name in ("mclp", "coverage_curve")}
+
+    def spy(name):
+        def call(*args, **kwargs):
+            seen.append((name, kwargs.get("progress")))
+            return real[name](*args, **kwargs)
+
+        return call
+
+    for name in real:
+        monkeypatch.setattr(planner.locate, name, spy(name))
+    scenario = read_scenario(example / "example.toml")
+    loud = run(scenario, progress=True)
+    assert {name for name, _ in seen} == {"mclp", "coverage_curve"}
+    assert all(flag is True for _, flag in seen)
+    seen.clear()
+    quiet = run(scenario)
+    assert seen and all(flag is False for _, flag in seen)
+    assert loud.tiers[0].result.selected == quiet.tiers[0].result.selected
+    assert loud.tiers[0].result.objective == quiet.tiers[0].result.objective

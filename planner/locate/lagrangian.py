@@ -300,6 +300,9 @@ def solve_mclp(
         "lagrangian_iterations": dual.iterations,
         "core_candidates": core_n,
         "heuristic_s": time.perf_counter() - t0,
+        # the gap asked for was not reached: the time limit ended the search
+        "stopped_at_time_limit": relative_gap(best["value"], bound) > target_gap
+        and time.perf_counter() > deadline - 1.0,
     }
     log.info(
         "mclp (Lagrangian): plan %.6g, bound %.6g (gap %.3g%%), %d subgradient steps, core %d, %.2f s",
