@@ -129,3 +129,30 @@ def test_solve_mclp_reports_running_out_of_time():
     cols, bound, info = solve_mclp(a, weight, 12, time_limit_s=0.05, target_gap=0.0)
     value = float(weight @ (np.asarray(a[:, cols].sum(axis=1)).ravel() > 0))
     assert info["stopped_at_time_limit"] == (bound - value > 0)
+
+
+def test_deep_subgradient_bound_is_never_below_the_lp_relaxation():
+    from scipy.optimize import linprog
+
+    a, weight, _ = random_cover(21, 300, 40, density=0.08)
+    m, n = a.shape
+    p = 6
+    # max w.y  s.t.  y <= A x, sum x = p, 0 <= x, y <= 1
+    lp = linprog(
+        np.concatenate([np.zeros(n), -weight]),
+        A_ub=sp.hstack([-a, sp.identity(m)]),
+        b_ub=np.zeros(m),
+        A_eq=np.concatenate([np.ones(n), np.zeros(m)])[None, :],
+        b_eq=[p],
+        bounds=(0, 1),
+        method="highs",
+    )
+    lp_value = -lp.fun
+    cols, bound, _ = solve_mclp(a, weight, p, time_limit_s=3, target_gap=0.0)
+    assert bound >= lp_value - 1e-6 * lp_value  # no multipliers bound below the LP value
+    assert float(weight @ (np.asarray(a[:, cols].sum(axis=1)).ravel() > 0)) <= lp_value + 1e-6
+    for stall, deflect in ((10, 0.3), (50, 0.6)):
+        dual = subgradient(
+            a, weight, p, incumbent=0.9 * lp_value, deadline=float("inf"), stall=stall, deflect=deflect
+        )
+        assert dual.bound >= lp_value - 1e-6 * lp_value

@@ -37,10 +37,13 @@ from planner.locate._reduce import merge_rows
 
 log = logging.getLogger(__name__)
 
-#: Subgradient iterations without a better bound before the step factor shrinks.
+#: Subgradient iterations without a better bound before the step factor shrinks (default of `subgradient`).
 _STALL = 10
-#: Weight of the previous direction in the deflected subgradient.
+#: Weight of the previous direction in the deflected subgradient (default of `subgradient`).
 _DEFLECT = 0.3
+#: `solve_mclp`'s slower, deeper settings: on 200k x 10k, p = 300 (issue 9) the defaults stop (step factor
+#: below 1e-6) 0.49 % above the LP value after 1,500 steps; these reach 0.05 % above it in 5,400 steps.
+DEEP_STALL, DEEP_DEFLECT, DEEP_MAX_ITER = 50, 0.6, 20_000
 #: Core sizes, in multiples of p, for the MIPs over the most promising candidates (grown while each one
 #: closes in time; rows alike on the core merge, so a core of 2p candidates is a MIP of seconds).
 CORE_FACTORS = (2.0, 3.0, 4.0)
@@ -101,6 +104,8 @@ def subgradient(
     max_iter: int = 3000,
     on_sets=None,
     progress=None,
+    stall: int = _STALL,
+    deflect: float = _DEFLECT,
 ) -> Dual:
     """Minimise :math:`L_p(\\lambda)` over :math:`0 \\le \\lambda \\le w` by deflected subgradient steps.
 
@@ -121,6 +126,9 @@ def subgradient(
         value above the incumbent becomes the new target.
     progress
         Optional tqdm bar (its postfix shows the bound and the incumbent).
+    stall, deflect
+        Steps without a better bound before the step factor shrinks by 1.5, and the weight of the previous
+        direction (larger: slower, closer to the LP value).
     """
     at = sp.csr_array(a.T)
     total = float(weight.sum())
@@ -129,7 +137,7 @@ def subgradient(
     best = np.inf
     best_lam = lam
     best_prices = at @ lam
-    theta, stall, direction = 1.0, 0, None
+    stall_limit, theta, stall, direction = stall, 1.0, 0, None
     it = 0
     p = min(p, n)
     for it in range(1, max_iter + 1):
@@ -140,7 +148,7 @@ def subgradient(
             best, best_lam, best_prices, stall = value, lam, prices, 0
         else:
             stall += 1
-            if stall >= _STALL:
+            if stall >= stall_limit:
                 theta, stall = theta / 1.5, 0
         if on_sets is not None and it % 25 == 0:
             found = on_sets(np.sort(top))
@@ -154,7 +162,7 @@ def subgradient(
         grad = column_counts(a, top) - 1.0  # d L / d lambda_i
         grad[(lam <= 0.0) & (grad > 0)] = 0.0
         grad[(lam >= weight) & (grad < 0)] = 0.0
-        direction = grad if direction is None else (1 - _DEFLECT) * grad + _DEFLECT * direction
+        direction = grad if direction is None else (1 - deflect) * grad + deflect * direction
         norm = float(direction @ direction)
         if norm == 0.0:  # the relaxed plan covers each row at most once: the bound is attained
             break
@@ -271,6 +279,9 @@ def solve_mclp(
         target_gap=target_gap,
         on_sets=try_sets,
         progress=bar,
+        max_iter=DEEP_MAX_ITER,
+        stall=DEEP_STALL,
+        deflect=DEEP_DEFLECT,
     )
     bound = min(dual.bound, heuristics.submodular_bound(best["value"], _gains(a, weight, best["cols"]), p))
     core_n = 0
