@@ -37,6 +37,7 @@ import pandas as pd
 
 from planner import equity, standards
 from planner._errors import InputError
+from planner.coverage import covered_weight
 from planner.i18n import check_lang, column_label, label, service_label, speed_label, tier_label
 from planner.io import round_table, write_csv
 from planner.provenance import Provenance
@@ -257,8 +258,8 @@ def headline_table(run: RunFolder) -> pd.DataFrame:
     total = float(w.sum())
     rows = []
     for s in run.services:
-        today = float(w[_covered(points, s.today_col)].sum())
-        plan = float(w[_covered(points, s.plan_col)].sum())
+        today = covered_weight(_covered(points, s.today_col), w)
+        plan = covered_weight(_covered(points, s.plan_col), w)
         rows.append(
             {
                 "service": s.key,

@@ -45,8 +45,10 @@ def _area_column(demand) -> str | None:
 
 def covered_weight(result, tier: str, *, today: bool = False) -> float:
     """Older residents within the walk of a tier's open sites, with the plan (or today, before it)."""
+    from planner.coverage import covered_weight as weight_of
+
     frame = result.today if today else result.coverage
-    return float(frame[f"covered_{tier}"].astype(float).mul(result.demand["weight"]).sum())
+    return weight_of(frame[f"covered_{tier}"], result.demand["weight"])
 
 
 def headline(result) -> str:
@@ -277,6 +279,8 @@ def metrics(result, *, stages: dict[str, str] | None = None) -> dict:
 def _service_metrics(result, tier, total: float) -> dict:
     """Per service of a tier (see `service_coverage`): sites, covered older residents and share, today and
     with the plan."""
+    from planner.coverage import covered_weight as weight_of
+
     weights = result.demand["weight"].astype(float)
     status = tier.sites["status"]
     existing = int(status.isin(["existing", "upgraded"]).sum())
@@ -291,7 +295,7 @@ def _service_metrics(result, tier, total: float) -> dict:
         prefix = "" if kind == "new" else f"{kind}_"
         entry = {"sites_today": today_sites, "sites_plan": plan_sites}
         for when, key in (("today", f"{prefix}today_"), ("plan", prefix)):
-            covered = None if key not in cover else float(weights[cover[key]].sum())
+            covered = None if key not in cover else weight_of(cover[key], weights)
             entry[f"covered_weight_{when}"] = None if covered is None else round(covered, 3)
             entry[f"coverage_share_{when}"] = (
                 None if covered is None or not total else round(covered / total, 6)

@@ -581,13 +581,15 @@ def result_row(result) -> dict[str, Any]:
     The variant's ``objective`` and ``bound`` are the sums over tiers solved apart (``status`` "optimal" only
     when every tier is), or those of the joint solve.
     """
+    from planner.results import covered_weight
+
     weights = result.demand["weight"]
     total = float(weights.sum())
     row: dict[str, Any] = {}
     statuses = []
     for outcome in result.tiers:
         name, res = outcome.spec.name, outcome.result
-        covered = float(result.coverage[f"covered_{name}"].mul(weights).sum())
+        covered = covered_weight(result, name)
         row[f"covered_share_{name}"] = covered / total if total > 0 else math.nan
         row[f"objective_{name}"] = float(res.objective)
         row[f"bound_{name}"] = float(res.bound)
