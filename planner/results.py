@@ -492,11 +492,12 @@ def _map_title(result) -> str:
 
 
 def _map_demand(result):
+    """Demand points with their walk minutes; their provenance joins that of the walk times (the streets)."""
     demand = result.demand[["weight", "geometry"]].copy()
     for col in result.coverage.columns:
         if col.startswith(("walk_min_", "covered_")) and col != "covered_any":
             demand[col] = result.coverage[col]
-    return demand
+    return with_provenance(demand, provenance_of(result.coverage))
 
 
 def _map_districts(result, districts: pd.DataFrame):
