@@ -1,4 +1,4 @@
-"""The `planner` command: ``demo``, ``run``, ``sweep``, ``compare``, ``network fetch``.
+"""The `planner` command: ``demo``, ``run``, ``sweep``, ``compare``, ``report``, ``network fetch``.
 
 Exit status: 0 on success; 2 on bad input or a run that cannot give an honest answer (the message on stderr,
 no traceback unless ``--debug``; the output folder is left as it was); 3 when the plan and tables were written
@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("a", type=Path, help="first run folder")
     compare.add_argument("b", type=Path, help="second run folder")
 
+    report = sub.add_parser(
+        "report", parents=[common], help="write report.html, report.xlsx and CSV tables into a run folder"
+    )
+    report.add_argument("run_dir", type=Path, help="run folder (from `planner run` or `planner demo`)")
+    report.add_argument("--compare", type=Path, help="another run folder of the same scenario")
+    report.add_argument("--lang", choices=("zh", "en"), help="language (default: zh for Shenyang, else en)")
+
     network = sub.add_parser("network", parents=[common], help="street network tools")
     net_sub = network.add_subparsers(dest="network_command", required=True, metavar="ACTION")
     fetch = net_sub.add_parser(
@@ -103,12 +110,6 @@ def _speed(value: str | None):
 EXIT_STAGE_FAILED = 3
 
 
-def _inputs(scenario) -> list[Path | None]:
-    paths = [scenario.network.path, scenario.demand.path]
-    paths += [p for t in scenario.tiers for p in (t.candidates, t.existing)]
-    return [*paths, scenario.areas.path if scenario.areas is not None else None]
-
-
 def _run(scenario, out: Path, args: argparse.Namespace, *, scenario_file: Path | None = None) -> int:
     import json
 
@@ -116,7 +117,7 @@ def _run(scenario, out: Path, args: argparse.Namespace, *, scenario_file: Path |
     from planner.results import write_outputs
     from planner.runfolder import check_output_folder
 
-    check_output_folder(out, inputs=[*_inputs(scenario), scenario_file])  # before any computation
+    check_output_folder(out, inputs=[*scenario.input_paths(), scenario_file])  # before any computation
     speed = _speed(getattr(args, "speed", None))
     if speed is not None:
         scenario = scenario.with_speed(speed)
@@ -185,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
             from planner.results import compare_runs
 
             sys.stdout.write(compare_runs(args.a, args.b) + "\n")
+            return 0
+        if args.command == "report":
+            from planner.report import write_report
+
+            paths = write_report(args.run_dir, compare=args.compare, lang=args.lang)
+            sys.stdout.write(f"report: {paths['html'].resolve()}\nworkbook: {paths['xlsx'].resolve()}\n")
             return 0
         if args.command == "network":
             from planner.inputs import fetch_network

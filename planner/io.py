@@ -67,8 +67,19 @@ def _read_csv(path: Path, text: tuple[str, ...] = ()) -> pd.DataFrame:
 
 
 def _check_degrees(gdf, path: Path) -> None:
-    """Coordinates in a geographic CRS must be longitudes in -180..180 and latitudes in -90..90."""
-    if gdf.crs is None or not gdf.crs.is_geographic or not len(gdf):
+    """Coordinates in a geographic CRS must be longitudes in -180..180 and latitudes in -90..90; coordinates
+    in a projected CRS (metres) that all look like degrees are refused too."""
+    if gdf.crs is None or not len(gdf):
+        return
+    if gdf.crs.is_projected:
+        west, south, east, north = (float(v) for v in gdf.total_bounds)
+        if -180 <= west <= east <= 180 and -90 <= south <= north <= 90 and len(gdf) > 1:
+            raise InputError(
+                f"{path.name} is said to be in {gdf.crs.name} (metres) but its coordinates all look like "
+                f"degrees ({west:g}..{east:g}, {south:g}..{north:g}); give crs='wgs84' (or 'gcj02', 'bd09')"
+            )
+        return
+    if not gdf.crs.is_geographic:
         return
     bounds = gdf.geometry.bounds
     lon_bad = (bounds["minx"] < -180) | (bounds["maxx"] > 180)
@@ -293,3 +304,56 @@ def read_points(
         datum or "the file's CRS",
     )
     return gdf
+
+
+#: Decimals kept in written tables, by a word in the column name (first match wins; a key starting with
+#: ``_`` must end the name; see `round_table`).
+#: Shares and ratios keep 4 decimals (0.01 percentage point), minutes 2 (about a second), coordinates 6
+#: (about 0.1 m), money 0; people and other numbers keep `DEFAULT_DECIMALS` (census totals spread over
+#: points are fractional, and sums of the rounded values stay within a resident of the run's totals).
+ROUNDING = (
+    (("lon", "lat", "longitude", "latitude"), 6),
+    (("share", "ratio", "gini", "palma", "gap", "access", "decile", "speed_mps"), 4),
+    (("walk_min", "minutes", "_min", "_s"), 2),
+    (("cost", "budget"), 0),
+)
+#: Decimals of any other float column: enough for every count and score the project writes.
+DEFAULT_DECIMALS = 3
+
+
+def round_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `table` with every float column rounded to sensible units for people to read.
+
+    The decimals follow `ROUNDING` by the column name (e.g. ``share_centre`` 4, ``walk_min_station`` 2,
+    ``lon`` 6); other float columns keep `DEFAULT_DECIMALS`. Text, integers and booleans are unchanged.
+
+    >>> round_table(pd.DataFrame({"older_residents": [197681.40000000002], "share": [0.123456789]}))
+       older_residents   share
+    0         197681.4  0.1235
+    """
+    out = table.copy()
+    for col in out.columns:
+        if not pd.api.types.is_float_dtype(out[col]):
+            continue
+        name = str(col).lower()
+        decimals = next(
+            (n for keys, n in ROUNDING if any(_matches(name, k) for k in keys)),
+            DEFAULT_DECIMALS,
+        )
+        out[col] = out[col].round(decimals)
+    return out
+
+
+def _matches(name: str, key: str) -> bool:
+    return name.endswith(key) if key.startswith("_") else key in name
+
+
+def write_csv(table: pd.DataFrame, path: str | Path, *, index: bool = False) -> Path:
+    """Write `table` as CSV for people: UTF-8 with a byte-order mark, floats rounded (`round_table`).
+
+    The byte-order mark makes Excel on a Chinese Windows machine read the file as UTF-8, so Chinese area
+    names show as written; pandas, `read_points` and most tools skip it (``encoding="utf-8-sig"``).
+    """
+    path = Path(path)
+    round_table(table).to_csv(path, index=index, encoding="utf-8-sig", lineterminator="\n")
+    return path

@@ -92,9 +92,12 @@ class RunResult:
         Seconds per stage, in `STAGES` order.
     joint
         The joint plan when the tiers were solved together (``[joint]``), else None.
+    sensitivity
+        Covered share by service and district at each ``[sensitivity]`` speed (`planner.sensitivity`), or
+        None.
     stages
-        Optional stages (``access``, ``curve``, ``service_areas``): ``"ok"``, ``"skipped: ..."`` or
-        ``"failed: ..."`` (a failed optional stage is a warning; the plan stands).
+        Optional stages (``access``, ``curve``, ``service_areas``, ``sensitivity``): ``"ok"``,
+        ``"skipped: ..."`` or ``"failed: ..."`` (a failed optional stage is a warning; the plan stands).
     """
 
     scenario: Scenario
@@ -109,6 +112,7 @@ class RunResult:
     provenance: Provenance
     timings_s: dict[str, float]
     joint: TwoTierResult | None = None
+    sensitivity: pd.DataFrame | None = None
     stages: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -137,6 +141,7 @@ STAGES = (
     "access",
     "curve",
     "service_areas",
+    "sensitivity",
 )
 
 
@@ -270,13 +275,15 @@ def evaluate(
     *,
     curve: bool = True,
     service_areas: bool = True,
+    sensitivity: bool = True,
     stage: _Stages | None = None,
 ) -> RunResult:
     """The stages after walk times: solve every tier of `scenario`, measure coverage, curve, service areas.
 
     `scenario` may differ from the prepared one in what a sweep varies (speed, thresholds, counts,
-    exclusions, budget, solver); `times` must be at its speed and reach each tier's threshold. `curve` and
-    `service_areas` False skip those stages (a sweep needs neither unless it keeps the run folders).
+    exclusions, budget, solver); `times` must be at its speed and reach each tier's threshold. `curve`,
+    `service_areas` and `sensitivity` False skip those stages (a sweep needs none of them unless it keeps the
+    run folders).
     """
     import numpy as np
 
@@ -341,6 +348,28 @@ def evaluate(
                 lambda: [_with_service_areas(o, net, snaps[o.spec.name], scenario) for o in outcomes],
                 outcomes,
             )
+    speeds = None
+    with stage("sensitivity"):
+        if scenario.sensitivity is None:
+            pass
+        elif not sensitivity:
+            stages["sensitivity"] = "skipped: not asked for"
+        else:
+            speeds = _optional(
+                stages,
+                "sensitivity",
+                lambda: _sensitivity(
+                    scenario,
+                    net=net,
+                    site_snaps=prepared.site_snaps,
+                    demand_snap=demand_snap,
+                    demand=demand,
+                    tier_sites=tier_sites,
+                    outcomes=outcomes,
+                    times=times,
+                ),
+                None,
+            )
     summary = {
         "source": net.source,
         "stand_in": bool(net.stand_in),
@@ -370,6 +399,7 @@ def evaluate(
         provenance=provenance_of(prepared.areas, demand, net, *prepared.tier_sites.values()),
         timings_s={**prepared.timings_s, **stage.timings},
         joint=joint,
+        sensitivity=speeds,
         stages=stages,
     )
 
@@ -396,6 +426,41 @@ def _with_notes(sites, tier: TierSpec) -> Any:
     sites.loc[sites.index.astype(str).isin(set(tier.exclude)), "note"] = "excluded by the scenario"
     sites.loc[sites.index.astype(str).isin(set(tier.fixed)), "note"] = FIXED_NOTE
     return sites
+
+
+def _sensitivity(scenario: Scenario, *, net, site_snaps, demand_snap, demand, tier_sites, outcomes, times):
+    """The plan at each ``[sensitivity]`` speed (snapped points reused), re-solved when ``resolve``."""
+    from planner.sensitivity import TierPlan, speed_sensitivity
+
+    plans = [
+        TierPlan(
+            name=o.spec.name,
+            threshold_min=o.spec.threshold_min,
+            upgrade=o.spec.kind == "upgrade",
+            existing=tuple(o.sites.index[o.sites["status"].isin(["existing", "upgraded"])]),
+            chosen=tuple(o.result.selected),
+        )
+        for o in outcomes
+    ]
+    specs = {t.name: t for t in scenario.tiers}
+
+    def resolve(plan: TierPlan, walk) -> list:
+        tier = specs[plan.name]
+        return list(_solve_tier(tier, tier_sites[plan.name], walk, demand, scenario).result.selected)
+
+    spec = scenario.sensitivity
+    if spec.resolve and scenario.joint is not None:
+        log.warning("[sensitivity] resolve: each tier is re-solved on its own, not jointly as [joint] asks")
+    return speed_sensitivity(
+        net,
+        site_snaps,
+        demand_snap,
+        demand,
+        plans,
+        speeds=spec.speeds,
+        resolve=resolve if spec.resolve else None,
+        known=(scenario.network.speed_mps, times),  # the run's own walk times, at its own speed
+    )
 
 
 def _optional(stages: dict[str, str], name: str, compute, fallback):
@@ -529,6 +594,7 @@ def _fewest_for_share(tier: TierSpec, times: TravelTimes, weights, common: dict,
         threshold_min=tier.threshold_min,
         max_sites=0,
         targets=(tier.target_share,),
+        exact=True,  # the fewest sites by MIP, with its proven bound
         **common,
         **gap,
     )
@@ -576,7 +642,7 @@ def _with_status(sites, status: dict):
     return sites
 
 
-def _solve_joint(scenario: Scenario, tier_sites, times, demand) -> tuple[list[TierOutcome], Any]:
+def _solve_joint(scenario: Scenario, tier_sites, times, demand) -> tuple[list[TierOutcome], TwoTierResult]:
     """The tier of new sites and the tier of upgrades in one model (shared budget, or "either" coverage)."""
     from planner.locate import two_tier
 
@@ -656,8 +722,6 @@ def _crowding(coverage, outcomes: list[TierOutcome], weights):
 
 
 def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
-    import inspect
-
     from planner.locate import coverage_curve
 
     tier, spec = outcome.spec, scenario.curve
@@ -665,14 +729,6 @@ def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
     existing = usable_ids(sites, "existing") + usable_ids(sites, "upgraded") + fixed_ids(sites)
     candidates = usable_ids(sites, "candidate") + usable_ids(sites, "new")
     wanted = 3 * tier.new if spec.max_sites is None else spec.max_sites
-    options: dict[str, Any] = {}
-    if spec.exact:
-        if "exact" in inspect.signature(coverage_curve).parameters:
-            options["exact"] = True
-        else:
-            log.warning(
-                "[curve] exact = true: this version's coverage_curve has no exact mode; the curve is greedy"
-            )
     return coverage_curve(
         outcome.times,
         weights,
@@ -684,7 +740,7 @@ def _curve(outcome: TierOutcome, weights, scenario: Scenario) -> CoverageCurve:
         method=scenario.solver.method,
         time_limit_s=scenario.solver.time_limit_s,
         mip_gap=scenario.solver.mip_gap,
-        **options,
+        exact=spec.exact,
     )
 
 

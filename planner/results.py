@@ -11,6 +11,7 @@
     districts.csv       per district: older residents and covered share per tier, today and with the plan
     gaps.csv            the communities with the most older residents out of reach of every tier's plan
     curve.csv           coverage against the number of new sites (first tier with new sites)
+    sensitivity.csv     covered share by service and district at each [sensitivity] speed
     metrics.json        network, demand, timings and per-tier results (objective, bound, gap, status)
 """
 
@@ -29,7 +30,10 @@ from planner.provenance import provenance_of, with_provenance
 
 log = logging.getLogger(__name__)
 
-STAND_IN_NOTE = "rests on stand-in data: {}"
+#: Version of the run folder's layout (``metrics.json`` "run_format"); `planner report` reads this one.
+#: 2: CSV files in UTF-8 with a BOM, a ``stand_in`` column instead of a note on every row, today's
+#: coverage per demand point in ``coverage.csv``, the report areas in ``areas.geojson``.
+RUN_FORMAT = 2
 
 
 def _area_column(demand) -> str | None:
@@ -82,9 +86,10 @@ def headline(result) -> str:
 
 
 def _noted(table: pd.DataFrame, result) -> pd.DataFrame:
-    """The table with a ``note`` column naming the stand-ins it rests on (none when every input is real)."""
-    if stand_ins := provenance_of(result).banner_lines():
-        table["note"] = STAND_IN_NOTE.format("; ".join(stand_ins))
+    """The table with a short ``stand_in`` flag when it rests on stand-in data (which ones: ``metrics.json``
+    ``stand_ins``), not a long note repeated on every row."""
+    if provenance_of(result).is_stand_in:
+        table["stand_in"] = True
     return table
 
 
@@ -101,11 +106,8 @@ def district_table(result) -> pd.DataFrame:
     out = None
     for tier in result.tiers:
         name = tier.spec.name
-        frames = {"": result.coverage}
-        if result.today is not None:
-            frames["today_"] = result.today
-        for prefix, cov in frames.items():
-            table = coverage_by_area(demand, cov[f"covered_{name}"], "weight", by=by, total=True)
+        for prefix, covered in service_coverage(result, tier).items():
+            table = coverage_by_area(demand, covered, "weight", by=by, total=True)
             part = table[["covered_residents", "covered_share"]].rename(
                 columns={
                     "covered_residents": f"{prefix}covered_{name}",
@@ -118,6 +120,31 @@ def district_table(result) -> pd.DataFrame:
     for col in by[1:]:
         out[col] = out[col].astype(object).where(~total, "total")
     return _noted(out, result)
+
+
+def service_coverage(result, tier) -> dict[str, pd.Series]:
+    """Who has each service of a tier, today and with the plan, by column prefix (per demand point).
+
+    A tier of new sites offers one service: ``""`` (with the plan) and ``"today_"`` (existing sites only).
+    A tier of upgrades offers two, named apart so that the plan never seems to lower coverage:
+    ``"basic_"`` / ``"basic_today_"``, the basic service of every existing site (the same today and with
+    the plan: upgrading closes none), and ``"upgraded_"`` / ``"upgraded_today_"``, the upgraded service of
+    the upgraded sites (nobody has it today).
+    """
+    name = tier.spec.name
+    plan = result.coverage[f"covered_{name}"].astype(bool)
+    today = None if result.today is None else result.today[f"covered_{name}"].astype(bool)
+    if tier.spec.kind != "upgrade":
+        return {"": plan} if today is None else {"": plan, "today_": today}
+    out = {} if today is None else {"basic_today_": today, "basic_": today}
+    out["upgraded_today_"] = pd.Series(False, index=plan.index)
+    out["upgraded_"] = plan
+    return out
+
+
+def plan_share_column(tier) -> str:
+    """The `district_table` column of a tier's own service with the plan (the upgraded one for upgrades)."""
+    return f"{'upgraded_' if tier.spec.kind == 'upgrade' else ''}share_{tier.spec.name}"
 
 
 def gap_table(result, *, n: int = 50) -> pd.DataFrame:
@@ -146,11 +173,14 @@ def coverage_csv_table(result) -> pd.DataFrame:
         {"lon": demand.geometry.x.round(6), "lat": demand.geometry.y.round(6)}, index=demand.index
     )
     table = table.join(demand[keep]).assign(older_residents=demand["weight"])
-    cov = result.coverage.drop(columns=[c for c in ("older_residents",) if c in result.coverage])
+    cov = result.coverage.drop(columns=[c for c in ("older_residents", "note") if c in result.coverage])
     table = table.join(cov)
-    for col in table.columns:
-        if col.startswith("walk_min_"):
-            table[col] = table[col].round(2)
+    if result.today is not None:
+        # today: the existing sites only (for a tier of upgrades, the basic service of every existing site)
+        for tier in result.tiers:
+            name = tier.spec.name
+            table[f"covered_today_{name}"] = result.today[f"covered_{name}"].astype(bool)
+            table[f"walk_min_today_{name}"] = result.today[f"walk_min_{name}"]
     if provenance_of(result).is_stand_in:
         table["stand_in"] = True
     table.index.name = "demand_id"
@@ -177,6 +207,7 @@ def metrics(result, *, stages: dict[str, str] | None = None) -> dict:
                 "threshold_min": tier.spec.threshold_min,
                 "new": tier.spec.new,
                 "upgrade": tier.spec.upgrade,
+                "kind": tier.spec.kind,
                 "model": res.model,
                 "method": res.method,
                 "selected_ids": [str(i) for i in res.selected],
@@ -192,6 +223,7 @@ def metrics(result, *, stages: dict[str, str] | None = None) -> dict:
                 "gap": _finite(res.gap),
                 "status": res.status,
                 "stand_in_sites": provenance_of(tier.sites).is_stand_in,
+                "services": _service_metrics(result, tier, total),
             }
         )
     curve = None
@@ -214,6 +246,7 @@ def metrics(result, *, stages: dict[str, str] | None = None) -> dict:
         }
     net = dict(result.network_summary)
     return {
+        "run_format": RUN_FORMAT,
         "scenario": result.scenario.name,
         "description": result.scenario.description,
         "stand_ins": provenance_of(result).banner_lines(),
@@ -232,12 +265,59 @@ def metrics(result, *, stages: dict[str, str] | None = None) -> dict:
         "tiers": tiers,
         "joint": joint,
         "curve": curve,
+        "sensitivity": _sensitivity_metrics(result),
         "timings_s": {
             **result.timings_s,
             **{f"solve_{t.spec.name}": round(t.result.solve_s, 3) for t in result.tiers},
             **({"solve_joint": round(result.joint.solve_s, 3)} if result.joint is not None else {}),
         },
     }
+
+
+def _service_metrics(result, tier, total: float) -> dict:
+    """Per service of a tier (see `service_coverage`): sites, covered older residents and share, today and
+    with the plan."""
+    weights = result.demand["weight"].astype(float)
+    status = tier.sites["status"]
+    existing = int(status.isin(["existing", "upgraded"]).sum())
+    chosen = len(tier.result.selected)
+    if tier.spec.kind == "upgrade":
+        sites = {"basic": (existing, existing), "upgraded": (0, chosen)}
+    else:
+        sites = {"new": (existing, existing + chosen)}
+    cover = service_coverage(result, tier)
+    out = {}
+    for kind, (today_sites, plan_sites) in sites.items():
+        prefix = "" if kind == "new" else f"{kind}_"
+        entry = {"sites_today": today_sites, "sites_plan": plan_sites}
+        for when, key in (("today", f"{prefix}today_"), ("plan", prefix)):
+            covered = None if key not in cover else float(weights[cover[key]].sum())
+            entry[f"covered_weight_{when}"] = None if covered is None else round(covered, 3)
+            entry[f"coverage_share_{when}"] = (
+                None if covered is None or not total else round(covered / total, 6)
+            )
+        out[kind] = entry
+    return out
+
+
+def _sensitivity_metrics(result) -> dict | None:
+    """The city-wide covered share of each service at each ``[sensitivity]`` speed, or None."""
+    table = getattr(result, "sensitivity", None)
+    if table is None:
+        return None
+    spec = result.scenario.sensitivity
+    total = table[table["district_name"] == "total"]
+    rows = [
+        {
+            "speed": row.speed,
+            "speed_mps": float(row.speed_mps),
+            "resolved": bool(row.resolved),
+            "service": f"{row.tier}:{row.kind}",
+            "coverage_share": round(float(row.covered_share), 6),
+        }
+        for row in total.itertuples(index=False)
+    ]
+    return {"speeds": [str(v) for v in spec.speeds], "resolve": spec.resolve, "total": rows}
 
 
 def _sites_needed(curve) -> dict:
@@ -313,11 +393,7 @@ def write_outputs(result, out: str | Path) -> dict[str, Path]:
     """
     from planner.runfolder import run_folder
 
-    scenario = result.scenario
-    inputs = [scenario.network.path, scenario.demand.path]
-    inputs += [p for t in scenario.tiers for p in (t.candidates, t.existing)]
-    inputs += [scenario.areas.path if scenario.areas is not None else None]
-    with run_folder(out, inputs=inputs) as folder:
+    with run_folder(out, inputs=result.scenario.input_paths()) as folder:
         paths = _write_files(result, folder)
     log.info("wrote %d files to %s", len(paths), Path(out))
     return paths
@@ -342,12 +418,18 @@ def _write_files(result, folder) -> dict[str, Path]:
         service.to_file(folder.path("service_areas.geojson"), driver="GeoJSON")
         paths["service_areas"] = folder.final("service_areas.geojson")
 
+    if result.areas is not None and "name" in result.areas.columns:
+        result.areas[["name", "geometry"]].to_file(folder.path("areas.geojson"), driver="GeoJSON")
+        paths["areas"] = folder.final("areas.geojson")
+
     paths["coverage"] = folder.write_csv("coverage.csv", coverage_csv_table(result))
     districts = district_table(result)
     paths["districts"] = folder.write_csv("districts.csv", districts, index=False)
     paths["gaps"] = folder.write_csv("gaps.csv", gap_table(result), index=False)
     if result.curve is not None:
         paths["curve"] = folder.write_csv("curve.csv", result.curve.table, index=False)
+    if result.sensitivity is not None:
+        paths["sensitivity"] = folder.write_csv("sensitivity.csv", result.sensitivity, index=False)
 
     stages = dict(result.stages)
 
@@ -423,7 +505,7 @@ def _map_districts(result, districts: pd.DataFrame):
     table = districts.set_index(
         districts.columns[1] if "district_code" in districts.columns else districts.columns[0]
     )
-    shares = {f"share_{t.spec.name}": table.get(f"share_{t.spec.name}") for t in result.tiers}
+    shares = {f"share_{t.spec.name}": table.get(plan_share_column(t)) for t in result.tiers}
     out = areas[[name_col, "geometry"]].copy()
     key = out[name_col].astype(str)
     out["weight"] = key.map(table["older_residents"]).astype(float)
@@ -439,15 +521,19 @@ def _map_summary(result) -> dict[str, str]:
     summary = {"Older residents (demand)": f"{total:,.0f} at {len(demand):,} points"}
     for tier in result.tiers:
         name = tier.spec.name
-        covered = covered_weight(result, name)
-        verb = (
-            f"{len(tier.result.selected)} new" if tier.spec.new else f"{len(tier.result.selected)} upgraded"
-        )
-        text = f"{covered / total:.1%}" if total else "n/a"
-        if result.today is not None:
-            before = covered_weight(result, name, today=True)
-            text += f" (today {before / total:.1%})"
-        summary[f"Within {tier.spec.threshold_min:g} min of a {name} ({verb})"] = text
+        minutes = f"{tier.spec.threshold_min:g} min"
+        for kind, entry in _service_metrics(result, tier, total).items():
+            text = "n/a" if entry["coverage_share_plan"] is None else f"{entry['coverage_share_plan']:.1%}"
+            if entry["coverage_share_today"] is not None:
+                today = entry["coverage_share_today"]
+                text += " (none today)" if not entry["sites_today"] else f" (today {today:.1%})"
+            if kind == "new":
+                label = f"Within {minutes} of a {name} ({len(tier.result.selected)} new)"
+            elif kind == "basic":
+                label = f"Within {minutes} of a {name}, basic service (all {entry['sites_plan']} existing)"
+            else:
+                label = f"Within {minutes} of a {name}, upgraded service ({entry['sites_plan']} upgraded)"
+            summary[label] = text
         if result.joint is None:
             summary[f"{name} plan quality"] = f"{tier.result.status}, gap {tier.result.gap:.2%}"
     if result.joint is not None:
@@ -481,8 +567,8 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
                 "`planner run` or `planner demo`"
             )
     ma, mb = _read_metrics(a), _read_metrics(b)
-    da = pd.read_csv(a / "districts.csv")
-    db = pd.read_csv(b / "districts.csv")
+    da = pd.read_csv(a / "districts.csv", encoding="utf-8-sig")
+    db = pd.read_csv(b / "districts.csv", encoding="utf-8-sig")
     key = "district_name" if "district_name" in da.columns else da.columns[0]
     lines = [
         f"A = {a} ({ma['scenario']}, {ma['speed_mps']:g} m/s)",
@@ -501,7 +587,7 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
             f"sites kept {len(sa & sb)}, "
             f"only in A {len(sa - sb)}, only in B {len(sb - sa)}"
         )
-        col = f"share_{ta['name']}"
+        col = f"{'upgraded_' if ta.get('kind') == 'upgrade' else ''}share_{ta['name']}"
         if col in da.columns and col in db.columns:
             joined = da[[key, col]].merge(db[[key, col]], on=key, how="outer", suffixes=("_a", "_b"))
             joined["change"] = joined[f"{col}_b"] - joined[f"{col}_a"]

@@ -81,6 +81,7 @@ def check_output_folder(out: str | Path, *, inputs: Iterable[Path | None] = ()) 
                 f"output folder {out} is not a run folder (no {MARKER}) and holds {len(others)} file(s): "
                 f"{shown}; a run replaces its whole output folder, so give a new or empty folder"
             )
+    _refuse_if_busy(out)
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -147,9 +148,12 @@ class RunFolder:
         """Write JSON (indented, UTF-8, non-ASCII kept); return the final path."""
         return self.write_text(name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
-    def write_csv(self, name: str, frame, *, index: bool = True, encoding: str = "utf-8") -> Path:
-        """Write a pandas table as CSV (``\\n`` line ends); return the final path."""
-        frame.to_csv(self.path(name), index=index, encoding=encoding, lineterminator="\n")
+    def write_csv(self, name: str, frame, *, index: bool = True) -> Path:
+        """Write a pandas table as CSV for people (`planner.io.write_csv`: UTF-8 with a byte-order mark,
+        rounded to sensible units, ``\\n`` line ends); return the final path."""
+        from planner.io import write_csv
+
+        write_csv(frame, self.path(name), index=index)
         return self.final(name)
 
 
@@ -173,6 +177,31 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _holder(out: Path) -> dict | None:
+    """The live run holding the lock of `out` (pid, host, started), else None; raises for another host."""
+    lock = _lock_path(out)
+    try:
+        other = json.loads(lock.read_text(encoding="utf-8"))
+        pid, host = int(other["pid"]), str(other["host"])
+    except (OSError, ValueError, KeyError, TypeError):  # no lock, or a torn one: nobody holds it
+        return None
+    if host != socket.gethostname():
+        raise InputError(
+            f"output folder {out} is locked by a planner run on {host} (process {pid}); wait for it, "
+            f"or delete {lock} if that run is gone"
+        )
+    return other if pid > 0 and _alive(pid) else None
+
+
+def _refuse_if_busy(out: Path) -> None:
+    other = _holder(out)
+    if other is not None:
+        raise InputError(
+            f"output folder {out} is being written by another planner run (process {other['pid']}, started "
+            f"{other.get('started', '?')}); wait for it to finish or choose another --out"
+        )
+
+
 def _take_lock(out: Path) -> Path:
     lock = _lock_path(out)
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -180,22 +209,8 @@ def _take_lock(out: Path) -> Path:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            try:
-                other = json.loads(lock.read_text(encoding="utf-8"))
-                pid, host = int(other["pid"]), str(other["host"])
-            except (OSError, ValueError, KeyError, TypeError):
-                other, pid, host = {}, -1, ""
-            if pid > 0 and host == me["host"] and _alive(pid):
-                raise InputError(
-                    f"output folder {out} is being written by another planner run (process {pid}, started "
-                    f"{other.get('started', '?')}); wait for it to finish or choose another --out"
-                ) from None
-            if pid > 0 and host != me["host"]:
-                raise InputError(
-                    f"output folder {out} is locked by a planner run on {host} (process {pid}); wait for it, "
-                    f"or delete {lock} if that run is gone"
-                ) from None
-            log.warning("taking over the stale lock %s (process %s is gone)", lock, pid if pid > 0 else "?")
+            _refuse_if_busy(out)
+            log.warning("taking over the stale lock %s (the run that left it is gone)", lock)
             lock.unlink(missing_ok=True)
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as f:

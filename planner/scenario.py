@@ -224,6 +224,18 @@ class CurveSpec:
 
 
 @dataclass(frozen=True)
+class SensitivitySpec:
+    """Walking speeds at which the chosen plan is evaluated again (`planner.sensitivity`).
+
+    ``speeds``: preset names (``"older_winter"``) or metres per second; ``resolve = true`` also chooses the
+    sites again at each speed.
+    """
+
+    speeds: tuple[str | float, ...] = ()
+    resolve: bool = False
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A validated, immutable description of one siting run."""
 
@@ -237,6 +249,7 @@ class Scenario:
     base_dir: Path = field(default_factory=Path, metadata={"toml": False})
     curve: CurveSpec = field(default_factory=CurveSpec)
     joint: JointSpec | None = None
+    sensitivity: SensitivitySpec | None = None
 
     @property
     def curve_max_sites(self) -> int | None:
@@ -247,6 +260,12 @@ class Scenario:
     def curve_targets(self) -> tuple[float, ...]:
         """``[curve] targets`` (kept for callers of the flat name)."""
         return self.curve.targets
+
+    def input_paths(self) -> tuple[Path, ...]:
+        """Every file the scenario reads (streets, demand, sites, areas), for output-folder checks."""
+        paths = [self.network.path, self.demand.path, self.areas.path if self.areas is not None else None]
+        paths += [p for t in self.tiers for p in (t.candidates, t.existing)]
+        return tuple(p for p in paths if p is not None)
 
     def with_speed(self, speed: str | float) -> Scenario:
         """The same scenario at another walking speed (a preset name or m/s)."""
@@ -267,6 +286,7 @@ SECTIONS: dict[str, type] = {
     "areas": AreasSpec,
     "curve": CurveSpec,
     "joint": JointSpec,
+    "sensitivity": SensitivitySpec,
 }
 
 
@@ -388,6 +408,28 @@ def _read_table(
             if value is not MISSING:
                 values[name] = value
     return spec(**values)
+
+
+def _sensitivity(raw: Any, base: Path, problems: list[str]) -> SensitivitySpec | None:
+    """``[sensitivity]``: each speed a preset name or m/s (checked as `settings.resolve_speed` does)."""
+    speeds = raw.get("speeds", ()) if isinstance(raw, dict) else ()
+    good: list[str | float] = []
+    if not isinstance(speeds, list) or not speeds:
+        problems.append(
+            f"[sensitivity] speeds = {speeds!r} must be a non-empty list of preset names or m/s, e.g. "
+            '["planning", "older_winter", "frail"]'
+        )
+        speeds = []
+    for value in speeds:
+        try:
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise InputError(f"{value!r} is neither a preset name nor a number")
+            resolve_speed(value)
+        except InputError as exc:
+            problems.append(f"[sensitivity] speeds: {exc}")
+        else:
+            good.append(value if isinstance(value, str) else float(value))
+    return _read_table(SensitivitySpec, raw, "sensitivity", base, problems, speeds=tuple(good))
 
 
 def _datum(value: str, key: str, problems: list[str]) -> str:
@@ -628,6 +670,7 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
         areas = replace(areas, crs=_datum(areas.crs, "[areas] crs", problems))
     _check_osm_inputs(network, demand, tiers, areas, problems)
     curve = _read_table(CurveSpec, data.get("curve", {}), "curve", base, problems)
+    sensitivity = _sensitivity(data["sensitivity"], base, problems) if "sensitivity" in data else None
     joint = _joint(data["joint"], tiers, base, problems) if "joint" in data else None
 
     if problems:
@@ -643,6 +686,7 @@ def parse_scenario(data: dict, *, base_dir: Path | str = ".", check_files: bool 
         description=description,
         base_dir=base.resolve(),
         curve=curve,
+        sensitivity=sensitivity,
         joint=joint,
     )
 

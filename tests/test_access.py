@@ -341,3 +341,61 @@ def test_speed_50000_by_2000():
     ):
         got = func(times, weights, supply, **options)
         assert float((weights * got.access).sum()) == pytest.approx(supply.sum(), rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["2sfca", "e2sfca"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_equals_pysal_access_on_the_same_inputs(method, seed):
+    """2SFCA and E2SFCA agree with PySAL `access` (test-only dependency) on random walk times."""
+    access = pytest.importorskip("access")
+    rng = np.random.default_rng(seed)
+    n_sites, n_demand = 12, 60
+    dense = rng.uniform(0, 1000, (n_sites, n_demand))  # seconds; pairs beyond the limit are absent
+    dense[dense > LIMIT_S] = np.nan
+    dense[:, 0] = 30.0  # every site reaches somebody (PySAL divides by zero otherwise)
+    site_ids = [f"s{i:02d}" for i in range(n_sites)]
+    demand_ids = [f"d{i:03d}" for i in range(n_demand)]
+    times = dense_times(dense, site_ids, demand_ids)
+    w = pd.Series(rng.integers(1, 300, n_demand).astype(float), index=demand_ids)
+    supply = pd.Series(rng.integers(5, 80, n_sites).astype(float), index=site_ids)
+
+    rows, cols = np.nonzero(~np.isnan(dense))
+    cost = pd.DataFrame(
+        {
+            "origin": np.asarray(demand_ids)[cols],
+            "dest": np.asarray(site_ids)[rows],
+            "minutes": dense[rows, cols] / 60.0,
+        }
+    )
+    with warnings.catch_warnings():  # PySAL access uses pandas APIs that pandas deprecates: not ours
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        theirs = _pysal_scores(access, method, w, supply, cost)
+    if method == "2sfca":
+        ours = two_step_fca(times, w, supply, threshold_min=10.0)
+    else:
+        ours = enhanced_two_step_fca(times, w, supply)
+    theirs = theirs.reindex(demand_ids).fillna(0.0)  # PySAL leaves points with nothing in reach out
+    np.testing.assert_allclose(ours.access.to_numpy(), theirs.to_numpy(), rtol=1e-10, atol=1e-12)
+    assert (ours.access > 0).sum() > n_demand / 2  # the instance is not trivially empty
+
+
+def _pysal_scores(access, method: str, w: pd.Series, supply: pd.Series, cost: pd.DataFrame) -> pd.Series:
+    from access import weights
+
+    model = access.Access(
+        demand_df=w.rename("older").rename_axis("geoid").reset_index(),
+        demand_index="geoid",
+        demand_value="older",
+        supply_df=supply.rename("places").rename_axis("geoid").reset_index(),
+        supply_index="geoid",
+        supply_value="places",
+        cost_df=cost,
+        cost_origin="origin",
+        cost_dest="dest",
+        cost_name="minutes",
+    )
+    if method == "2sfca":
+        return model.two_stage_fca(name="m", max_cost=10.0)["m_places"]
+    fn = weights.step_fn({5.0: 1.0, 10.0: 0.68, 15.0: 0.22})
+    return model.enhanced_two_stage_fca(name="m", weight_fn=fn)["m_places"]

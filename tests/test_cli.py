@@ -36,9 +36,13 @@ def test_demo_writes_a_labelled_plan_for_shenyang(tmp_path, capsys, monkeypatch)
     needed = metrics["curve"]["sites_needed"]
     assert needed["0.8"]["sites"] <= needed["0.9"]["sites"] <= needed["1"]["sites"]
 
-    districts = pd.read_csv(out / "districts.csv")
+    raw = (out / "districts.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM: Excel on Chinese Windows reads the names
+    assert "和平区".encode() in raw
+    assert b"00000000" not in raw and b"99999999" not in raw  # rounded, no float noise
+    districts = pd.read_csv(out / "districts.csv", encoding="utf-8-sig")
     assert "total" in districts["district_name"].tolist()
-    assert districts["note"].str.contains("stand-in").all()
+    assert districts["stand_in"].all()  # a short flag; which inputs are stand-ins: metrics.json
     page = (out / "map.html").read_text(encoding="utf-8")
     # the stand-in streets are built on the real major roads, labelled exactly, with the ODbL attribution
     label = "real major roads from OpenStreetMap, ODbL; SYNTHETIC local streets"

@@ -237,3 +237,10 @@ def test_ids_are_read_as_text(tmp_path):
     path = tmp_path / "ids.csv"
     path.write_text("id,lon,lat\n0020,123.4,41.8\n007,123.5,41.8\n7,123.6,41.8\n", encoding="utf-8")
     assert list(read_points(path, id="id", crs="wgs84").index) == ["0020", "007", "7"]
+
+
+def test_degrees_given_as_metres_are_caught_on_load(tmp_path):
+    path = tmp_path / "degrees.csv"
+    path.write_text("id,lon,lat\na,123.43,41.80\nb,123.44,41.81\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"coordinates all look like degrees .*give crs='wgs84'"):
+        read_points(path, id="id", crs="EPSG:32651")

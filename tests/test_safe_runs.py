@@ -123,10 +123,9 @@ def test_output_into_the_inputs_folder_is_refused_before_computing(example, caps
     assert {k: v for k, v in _snapshot(example).items() if not k.startswith("out")} == {
         k: v for k, v in before.items() if not k.startswith("out")
     }
-    result_dir = example / "out1"
     with pytest.raises(InputError, match="holds the input"):
         write_outputs(run(read_scenario(example / "example.toml")), example)
-    assert result_dir.exists()
+    assert (example / "candidates.csv").read_bytes() == before["candidates.csv"]
 
 
 def test_an_output_path_that_is_a_file_is_refused_before_computing(example, capsys):
@@ -157,6 +156,11 @@ def test_a_failed_write_keeps_the_previous_results(first_run, example, capsys, m
     assert "the disk is full; the previous results there are unchanged" in err
     assert _snapshot(out) == before
     assert not [p for p in example.iterdir() if p.name.startswith(".out_keep")]  # no staging left
+    from planner.runfolder import OutputError
+
+    with pytest.raises(OutputError, match="the disk is full"):  # the same through the API
+        write_outputs(run(read_scenario(example / "example.toml")), out)
+    assert _snapshot(out) == before
 
 
 def test_a_failed_map_is_a_warning_a_status_and_exit_3(example, capsys, monkeypatch):
@@ -303,3 +307,24 @@ def test_compare_names_a_damaged_metrics_file(first_run, example, capsys):
     (damaged / "metrics.json").write_text('{"scenario": ', encoding="utf-8")
     code, _, err = _cli(["compare", str(first_run), str(damaged)], capsys)
     assert code == 2 and "metrics.json is not valid JSON" in err
+
+
+def test_a_second_run_into_a_folder_being_written_is_refused(example, capsys):
+    import os
+    import subprocess
+    import sys
+
+    out = example / "out_busy"
+    first = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = example / ".out_busy.lock"
+        lock.write_text(json.dumps({"pid": first.pid, "host": os.uname().nodename, "started": "08:00"}))
+        code, _, err = _cli(["run", str(example / "example.toml"), "--out", str(out)], capsys)
+        assert code == 2
+        assert f"being written by another planner run (process {first.pid}, started 08:00)" in err
+        assert "stage " not in err  # refused before any computation
+        assert not out.exists()
+    finally:
+        first.kill()
+        first.wait()
+        lock.unlink(missing_ok=True)

@@ -772,3 +772,20 @@ def test_real_input_keys_need_their_sources(tmp_path):
         parse_scenario(data, check_files=False)
     with pytest.raises(InputError, match=r"existing = 'osm:' names no kind"):
         parse_scenario(_tiny(existing="osm:", upgrade=0))
+
+
+def test_curve_exact_is_passed_to_the_coverage_curve(example_dir, monkeypatch):
+    import planner.locate
+
+    seen = []
+    real = planner.locate.coverage_curve
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("exact"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(planner.locate, "coverage_curve", spy)
+    path = _variant(example_dir, "exact_curve", "[curve]\nexact = true\ntargets = [0.9]\n")
+    result = run(read_scenario(path))
+    assert seen == [True]
+    assert result.curve.needed["target"].tolist() == [0.9]
