@@ -566,7 +566,7 @@ def _variant_task(prepared, times, scenario: Scenario, runs_dir: str | None) -> 
 
     start = time.perf_counter()
     keep = runs_dir is not None
-    result = evaluate(prepared, times, scenario, curve=keep, service_areas=keep)
+    result = evaluate(prepared, times, scenario, curve=keep, service_areas=keep, sensitivity=keep)
     if keep:
         from planner.results import write_outputs
 
