@@ -47,7 +47,7 @@ def test_solve_mclp_plan_and_bound_bracket_the_optimum(seed, n_rows, n_cols, p):
     a, weight, dense = random_cover(seed, n_rows, n_cols)
     p = min(p, n_cols)
     opt = brute_opt(dense, weight, p)
-    cols, bound, info = solve_mclp(a, weight, p, time_limit_s=5, target_gap=0.0)
+    cols, bound, info = solve_mclp(a, weight, p, time_limit_s=2, target_gap=0.0)
     assert len(cols) == p
     value = float(weight @ dense[:, cols].any(axis=1))
     assert value <= opt + 1e-9 <= bound + 2e-9
@@ -68,8 +68,32 @@ def test_heuristic_mclp_on_a_mid_size_instance_brackets_the_exact_optimum():
     weights = pd.Series(rng.integers(1, 50, n_demand).astype(float), index=pd.RangeIndex(n_demand))
     for p, fixed in ((5, None), (15, ["s000", "s001"])):
         exact = mclp(times, weights, p=p, threshold_min=15, fixed=fixed, method="exact")
-        heur = mclp(times, weights, p=p, threshold_min=15, fixed=fixed, method="heuristic", mip_gap=0.0)
+        heur = mclp(
+            times,
+            weights,
+            p=p,
+            threshold_min=15,
+            fixed=fixed,
+            method="heuristic",
+            mip_gap=0.0,
+            time_limit_s=8,
+        )
         assert exact.status == "optimal"
         assert heur.objective <= exact.objective + 1e-9 <= heur.bound + 1e-6
         assert heur.details["heuristic"]["bound_kind"] in {"lagrangian", "lp"}
         assert heur.gap == pytest.approx(abs(heur.bound - heur.objective) / heur.objective)
+
+
+def test_progress_bar_changes_nothing(capsys):
+    rng = np.random.default_rng(3)
+    r, c = np.nonzero(rng.random((40, 300)) < 0.1)
+    table = pd.DataFrame(
+        {"site_id": [f"s{i:02d}" for i in r], "demand_id": c, "walk_s": rng.uniform(0, 900, len(r))}
+    )
+    times = TravelTimes.from_table(table, [f"s{i:02d}" for i in range(40)], range(300), limit_s=900)
+    weights = pd.Series(rng.integers(1, 9, 300).astype(float), index=pd.RangeIndex(300))
+    quiet = mclp(times, weights, p=6, threshold_min=15, method="heuristic", time_limit_s=5)
+    loud = mclp(times, weights, p=6, threshold_min=15, method="heuristic", time_limit_s=5, progress=True)
+    assert loud.objective <= quiet.bound + 1e-9
+    assert quiet.objective <= loud.bound + 1e-9
+    assert "mclp bound" in capsys.readouterr().err

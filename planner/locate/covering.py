@@ -1,16 +1,17 @@
-"""Coverage models: maximal covering (with backup coverage and equity), set covering, capacitated covering.
+"""Coverage models: maximal covering (with backup coverage and equity), set covering (with backup coverage),
+capacitated covering.
 
 Notation shared by the docstrings: demand points :math:`i \\in I` with weight :math:`w_i` (older residents),
 candidate sites :math:`j \\in J`, fixed (existing / required) sites :math:`F`, and
 :math:`N_i = \\{ j : t_{ij} \\le T \\}` the sites within the walk threshold :math:`T` of :math:`i`. Fixed
-sites
-are open in every plan: they cover, serve, and do not count against :math:`p`; :math:`\\ell_i = |N_i \\cap
-F|`.
+sites are open in every plan: they cover, serve, and do not count against :math:`p`;
+:math:`\\ell_i = |N_i \\cap F|`.
 
-Every model is built as sparse arrays on the reduced problem (`planner.locate._reduce`) and solved exactly by
-HiGHS
-(`method="exact"`), or by greedy + interchange with an LP-relaxation bound (`method="heuristic"`); ``"auto"``
-picks exact unless the reduced model has more than `AUTO_EXACT_NNZ` nonzeros.
+Every model is built as sparse arrays (a `MipModel`) on the reduced problem (`planner.locate._reduce`) and
+solved exactly by HiGHS (`method="exact"`), or without the full MIP (`method="heuristic"`: for plain MCLP the
+Lagrangian method of `planner.locate.lagrangian`, else greedy + interchange with an LP-relaxation bound);
+``"auto"`` picks exact unless the reduced model has more than `AUTO_EXACT_NNZ` nonzeros (or, for MCLP, more
+than `AUTO_EXACT_COLS` candidates).
 """
 
 from __future__ import annotations
@@ -531,10 +532,29 @@ def mclp(
         status, method_used = sol.status, "exact"
         # a solve stopped early may have a weak (or no) dual bound; the submodular bound of its plan holds too
         bound_red = min(sol.bound, _submodular(red, chosen_red, p_red, b))
+        if sol.status != "optimal" and b == 0 and equity is None and red.n_rows:
+            # and so does the Lagrangian bound, worth a few more seconds when HiGHS's stays weak
+            value = heuristics.plan_value(lagrangian.column_counts(red.a, chosen_red), red.weight)
+            dual = lagrangian.subgradient(
+                red.a,
+                red.weight,
+                p_red,
+                incumbent=value,
+                deadline=time.perf_counter() + min(10.0, 0.2 * time_limit_s),
+                target_gap=mip_gap,
+            )
+            bound_red = min(bound_red, dual.bound)
+            details["bound_after_limit"] = "lagrangian" if dual.bound <= bound_red else "mip"
     else:
         gap_goal = DEFAULT_HEURISTIC_GAP if mip_gap_given is None else mip_gap
         chosen_red, status, bound_red, hinfo = _mclp_heuristic(
-            red, p_red, b, time_limit_s, target_gap=gap_goal, progress=progress
+            red,
+            p_red,
+            b,
+            # the whole call keeps to the limit: validation and reduction already took their share
+            max(1.0, 0.97 * time_limit_s - (time.perf_counter() - start_s)),
+            target_gap=gap_goal,
+            progress=progress,
         )
         chosen = red.cols[chosen_red]
         method_used = "heuristic"
