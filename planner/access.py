@@ -119,6 +119,58 @@ def two_step_fca(
     return _scores(times, demand_weights, supply, decay=decay, method="2sfca", params=params)
 
 
+def crowding(
+    times: TravelTimes,
+    demand_weights: pd.Series,
+    sites: pd.DataFrame,
+    open_ids: Sequence[str],
+    *,
+    threshold_min: float,
+    label: str = "",
+) -> AccessScores | None:
+    """2SFCA places per older resident over the open sites of one tier, when they all have capacities.
+
+    Crowding, not only distance: the places of the open sites within ``threshold_min`` are shared by all
+    who reach them (`two_step_fca` with ``sites["capacity"]`` as supply).
+
+    Parameters
+    ----------
+    times
+        Sparse walk seconds from the tier's sites to demand points.
+    demand_weights
+        Older residents per demand point, indexed by exactly the ids of ``times.demand_ids``.
+    sites
+        The tier's sites, indexed by site id; a ``capacity`` column gives the places.
+    open_ids
+        Ids of the open sites (chosen and fixed).
+    threshold_min
+        The tier's walking threshold in minutes.
+    label
+        A name for the log lines (e.g. the tier name).
+
+    Returns
+    -------
+    AccessScores or None
+        The scores, or None when there is no open site, no ``capacity`` column or an open site without one
+        (a score would then undercount the places). Warnings of `two_step_fca` (e.g. open sites whose
+        catchment holds nobody) are logged, not raised.
+    """
+    open_ids = list(open_ids)
+    if "capacity" not in sites or not open_ids or sites.loc[open_ids, "capacity"].isna().any():
+        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scores = two_step_fca(
+            times,
+            demand_weights,
+            sites.loc[open_ids, "capacity"].astype(float),
+            threshold_min=threshold_min,
+        )
+    for warning in caught:
+        log.warning("%s: %s", label, warning.message)
+    return scores
+
+
 def enhanced_two_step_fca(
     times: TravelTimes,
     demand_weights: pd.Series,

@@ -137,7 +137,12 @@ def _run(scenario, out: Path, args: argparse.Namespace, *, scenario_file: Path |
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    import distributed  # noqa: F401  (it sets its loggers' levels when imported: quiet them after)
+
     from planner.sweep import read_sweep, run_sweep
+
+    if not args.verbose:
+        logging.getLogger("distributed").setLevel(logging.WARNING)
 
     sweep = read_sweep(args.sweep, yes=args.yes)
     out = args.out or Path("sweeps") / sweep.name

@@ -225,6 +225,34 @@ def multi_tier_coverage(
     return label_stand_in(out, stand_in)
 
 
+def covered_weight(covered: pd.Series, weights: pd.Series) -> float:
+    """Older residents (the sum of `weights`) at the demand points that `covered` marks True.
+
+    The one place a covered-weight sum is made (headline, metrics, report); `coverage_by_area` gives the same
+    sums per area.
+
+    Parameters
+    ----------
+    covered
+        True / False (or 1 / 0) per demand point, indexed by demand id.
+    weights
+        Older residents per demand point, indexed by demand id; every id must be in `covered`.
+
+    Returns
+    -------
+    float
+        The sum of the weights of the covered points (0.0 when none is covered).
+    """
+    mask = covered.reindex(weights.index)
+    if mask.isna().any():
+        missing = list(weights.index[mask.isna().to_numpy()])
+        raise InputError(
+            f"`covered` has no value for demand points of `weights`: {first_ids(missing)}; "
+            "pass one True/False per demand point of `weights`"
+        )
+    return float(weights.astype(float)[mask.astype(bool).to_numpy()].sum())
+
+
 def coverage_by_area(
     demand: pd.DataFrame,
     covered: pd.Series,

@@ -29,7 +29,7 @@ def load_areas(scenario: Scenario):
         return shenyang_districts().to_crs(4326)
     import geopandas as gpd
 
-    from planner.coords import to_wgs84
+    from planner.coords import LONLAT_DATUMS, datum_crs, to_wgs84
 
     areas = gpd.read_file(spec.path)
     if spec.name not in areas.columns:
@@ -39,8 +39,8 @@ def load_areas(scenario: Scenario):
             + (f"; did you mean {near[0]!r}?" if near else "")
         )
     if areas.crs is None:
-        areas = areas.set_crs(4326) if spec.crs in ("wgs84", "gcj02", "bd09") else areas.set_crs(spec.crs)
-    if spec.crs in ("gcj02", "bd09"):
+        areas = areas.set_crs(datum_crs(spec.crs))
+    if spec.crs in LONLAT_DATUMS and spec.crs != "wgs84":
         areas = to_wgs84(areas, spec.crs)
     areas = areas.to_crs(4326).rename(columns={spec.name: "name"})
     source = Source("areas", real=True, what=f"report areas from {spec.path.name}", origin=str(spec.path))

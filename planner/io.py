@@ -17,7 +17,7 @@ import pandas as pd
 
 from planner._errors import InputError
 from planner._validate import first_ids, point_problems, raise_if, weight_problems
-from planner.coords import datum_crs, parse_datum, to_wgs84
+from planner.coords import LONLAT_DATUMS, datum_crs, parse_datum, to_wgs84
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def read_points(
                 f"{path.name} has no CRS information; pass crs='wgs84', 'gcj02', 'bd09' or 'EPSG:<code>'"
             )
         if datum is not None:
-            if gdf.crs is not None and datum not in ("wgs84", "gcj02", "bd09"):
+            if gdf.crs is not None and datum not in LONLAT_DATUMS:
                 log.info("%s: using crs=%s instead of the file's %s", path.name, datum, gdf.crs.to_string())
             gdf = gdf.set_crs(datum_crs(datum), allow_override=True)
     else:
@@ -285,7 +285,7 @@ def read_points(
         gdf[weight] = pd.to_numeric(gdf[weight]).astype(float)
 
     _check_degrees(gdf, path)
-    gdf = to_wgs84(gdf, datum if datum in ("wgs84", "gcj02", "bd09") else None)
+    gdf = to_wgs84(gdf, datum if datum in LONLAT_DATUMS else None)
     if as_points:
         types = gdf.geometry.geom_type
         not_point = ~types.isin(["Point"])

@@ -33,6 +33,9 @@ GCJ-02, so every overlay is converted from WGS84 to GCJ-02 for display (`planner
 the data files stay WGS84. Tencent (GCJ-02, flipped rows) and Baidu (BD-09, its own projection) tiles are
 refused: WGS84 overlays on them would be shifted by hundreds of metres.
 
+Whenever a layer's provenance names OpenStreetMap (real streets, facilities or roads from it), the map credits
+"© OpenStreetMap contributors" (ODbL) in its attribution control, with any background or none.
+
 Controls
 --------
 The title box, the layer list and the legend fold away (click their heading, or the layer icon); on a small
@@ -143,6 +146,23 @@ class _Tier:
         return f"{self.name} ({self.threshold_min:g} min)"
 
 
+#: The attribution OpenStreetMap asks of any map made from its data (ODbL), as its own tiles credit it.
+OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+
+
+def osm_attribution(*objs) -> str | None:
+    """`OSM_ATTRIBUTION` when the provenance of `objs` names OpenStreetMap (a source's origin or licence).
+
+    The ODbL asks for the credit on any map drawn from OpenStreetMap data (streets behind the walk times,
+    facilities, roads), with or without OpenStreetMap's background tiles. `objs` are anything
+    `planner.provenance.provenance_of` reads (layers, a run result).
+    """
+    for source in provenance_of(*objs).sources:
+        if "openstreetmap" in f"{source.origin} {source.licence}".lower():
+            return OSM_ATTRIBUTION
+    return None
+
+
 def plan_map(
     *,
     demand,
@@ -218,6 +238,10 @@ def plan_map(
     InputError
         Listing every problem of the inputs (missing columns, no CRS, wrong geometry types, unknown tiers or
         statuses, shares outside 0-1, shifted tiles).
+
+    Notes
+    -----
+    When the provenance of a layer names OpenStreetMap, the map credits it (`osm_attribution`).
     """
     offline = _resolve_offline(offline, tiles)
     problems: list[str] = []
@@ -306,6 +330,9 @@ def plan_map(
     _add(m, _Fold(layer_control), "fold")
     if banner_lines:
         _add(m, _Banner(banner_lines), "banner")
+    credit = osm_attribution(*layers.values())
+    if credit is not None:
+        _add(m, _Attribution(credit), "attribution")
 
     log.info(
         "map: %s demand points in %d tier(s), %s sites (%s), %s service areas, %s districts, %s, "
@@ -1209,6 +1236,24 @@ class _Banner(MacroElement):
         super().__init__()
         self._name = "banner"
         self.lines = list(lines)
+
+
+class _Attribution(MacroElement):
+    """A data credit in Leaflet's attribution control (the same text as a tile layer's is shown once)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function (map) {
+  var control = map.attributionControl || L.control.attribution().addTo(map);
+  control.addAttribution({{ this.text|tojson }});
+})({{ this._parent.get_name() }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "attribution"
+        self.text = text
 
 
 class _PageStyle(MacroElement):

@@ -727,35 +727,26 @@ def _solve_joint(scenario: Scenario, tier_sites, times, demand) -> tuple[list[Ti
 
 
 def _crowding(coverage, outcomes: list[TierOutcome], weights):
-    """2SFCA places per older resident for tiers whose sites have capacities (crowding, not only distance).
-
-    Adds ``access_<tier>`` (places within the threshold per older resident, shared by all who reach them) to
-    the coverage table and ``supply_ratio`` (places per older resident in the catchment) to the open sites.
-    """
-    import warnings
-
-    from planner.access import two_step_fca
+    """Crowding per tier (`planner.access.crowding`): ``access_<tier>``, open sites' ``supply_ratio``."""
+    from planner.access import crowding
 
     coverage = coverage.copy()
     done = []
     for outcome in outcomes:
-        sites = outcome.sites
         open_ids = list(outcome.result.selected) + list(outcome.result.fixed)
-        if "capacity" not in sites or not open_ids or sites.loc[open_ids, "capacity"].isna().any():
+        scores = crowding(
+            outcome.times,
+            weights,
+            outcome.sites,
+            open_ids,
+            threshold_min=outcome.spec.threshold_min,
+            label=outcome.spec.name,
+        )
+        if scores is None:
             done.append(outcome)
             continue
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            scores = two_step_fca(
-                outcome.times,
-                weights,
-                sites.loc[open_ids, "capacity"].astype(float),
-                threshold_min=outcome.spec.threshold_min,
-            )
-        for warning in caught:  # e.g. open sites whose catchment holds nobody: said, not raised
-            log.warning("%s: %s", outcome.spec.name, warning.message)
         coverage[f"access_{outcome.spec.name}"] = scores.access.reindex(coverage.index)
-        sites = sites.assign(supply_ratio=scores.ratio.reindex(sites.index))
+        sites = outcome.sites.assign(supply_ratio=scores.ratio.reindex(outcome.sites.index))
         done.append(replace(outcome, sites=sites))
     return coverage, done
 

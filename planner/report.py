@@ -37,6 +37,7 @@ import pandas as pd
 
 from planner import equity, standards
 from planner._errors import InputError
+from planner.coverage import covered_weight
 from planner.i18n import check_lang, column_label, label, service_label, speed_label, tier_label
 from planner.io import round_table, write_csv
 from planner.provenance import Provenance
@@ -257,8 +258,8 @@ def headline_table(run: RunFolder) -> pd.DataFrame:
     total = float(w.sum())
     rows = []
     for s in run.services:
-        today = float(w[_covered(points, s.today_col)].sum())
-        plan = float(w[_covered(points, s.plan_col)].sum())
+        today = covered_weight(_covered(points, s.today_col), w)
+        plan = covered_weight(_covered(points, s.plan_col), w)
         rows.append(
             {
                 "service": s.key,
@@ -431,6 +432,29 @@ def standards_tables(run: RunFolder) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
     return pd.DataFrame(levels), per_district.reset_index(), short_table
 
 
+def beds_table(run: RunFolder) -> pd.DataFrame | None:
+    """Per district: places at the open sites whose capacities are known, against GB 50437-2007's 40 beds
+    per 1,000 older residents (None when the run knows no capacities or has no report areas)."""
+    import geopandas as gpd
+
+    sites, areas = run.sites, run.areas
+    if sites is None or areas is None or "capacity" not in sites or "name" not in areas:
+        return None
+    open_sites = sites[sites["status"].isin(["existing", "new", "upgraded"]) & sites["capacity"].notna()]
+    if open_sites.empty:
+        return None
+    # a site counts once, even when it serves two tiers' files (the same id in both)
+    open_sites = open_sites[~open_sites["site_id"].duplicated()] if "site_id" in open_sites else open_sites
+    joined = gpd.sjoin(
+        open_sites[["capacity", "geometry"]], areas[["name", "geometry"]], how="left", predicate="within"
+    )
+    beds = joined.groupby("name")["capacity"].sum()
+    older = _points(run).groupby("district_name")["older_residents"].sum()
+    table = standards.beds_check(older, beds)
+    table.index.name = "district_name"
+    return table.reset_index()
+
+
 def solves_table(run: RunFolder) -> pd.DataFrame:
     """Solver status and gap of every solve: each tier's plan, a joint solve, the curve's target solves."""
     timings = run.metrics.get("timings_s") or {}
@@ -572,6 +596,9 @@ def report_tables(run: RunFolder, *, other: RunFolder | None = None) -> dict[str
     tables["standards"], tables["standards_districts"], short = standards_tables(run)
     if not short.empty:
         tables["standards_short"] = short
+    beds = beds_table(run)
+    if beds is not None:
+        tables["standards_beds"] = beds
     sens = sensitivity_table(run)
     if sens is not None:
         tables["sensitivity"] = sens
@@ -1086,11 +1113,15 @@ def render_html(
     # 8. standards
     out.append(h2("standards"))
     out.append(_html_table(tables["standards"], lang))
-    out.append(f'<p class="note">{_esc(label("bound_note", lang))} {_esc(label("beds_note", lang))}</p>')
+    beds_note = "" if "standards_beds" in tables else " " + _esc(label("beds_note", lang))
+    out.append(f'<p class="note">{_esc(label("bound_note", lang))}{beds_note}</p>')
     out.append(_html_table(_changes_only(tables["standards_districts"]), lang))
     if "standards_short" in tables:
         out.append(f"<h3>{_esc(label('standards_short', lang))}</h3>")
         out.append(_html_table(tables["standards_short"], lang))
+    if "standards_beds" in tables:
+        out.append(f"<h3>{_esc(label('standards_beds', lang))}</h3>")
+        out.append(_html_table(tables["standards_beds"], lang))
 
     # 9. sensitivity
     if "sensitivity" in tables:

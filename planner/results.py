@@ -45,8 +45,10 @@ def _area_column(demand) -> str | None:
 
 def covered_weight(result, tier: str, *, today: bool = False) -> float:
     """Older residents within the walk of a tier's open sites, with the plan (or today, before it)."""
+    from planner.coverage import covered_weight as weight_of
+
     frame = result.today if today else result.coverage
-    return float(frame[f"covered_{tier}"].astype(float).mul(result.demand["weight"]).sum())
+    return weight_of(frame[f"covered_{tier}"], result.demand["weight"])
 
 
 def solve_state(res) -> str:
@@ -289,6 +291,8 @@ def metrics(result, *, stages: dict[str, str] | None = None) -> dict:
 def _service_metrics(result, tier, total: float) -> dict:
     """Per service of a tier (see `service_coverage`): sites, covered older residents and share, today and
     with the plan."""
+    from planner.coverage import covered_weight as weight_of
+
     weights = result.demand["weight"].astype(float)
     status = tier.sites["status"]
     existing = int(status.isin(["existing", "upgraded"]).sum())
@@ -303,7 +307,7 @@ def _service_metrics(result, tier, total: float) -> dict:
         prefix = "" if kind == "new" else f"{kind}_"
         entry = {"sites_today": today_sites, "sites_plan": plan_sites}
         for when, key in (("today", f"{prefix}today_"), ("plan", prefix)):
-            covered = None if key not in cover else float(weights[cover[key]].sum())
+            covered = None if key not in cover else weight_of(cover[key], weights)
             entry[f"covered_weight_{when}"] = None if covered is None else round(covered, 3)
             entry[f"coverage_share_{when}"] = (
                 None if covered is None or not total else round(covered / total, 6)
@@ -500,11 +504,12 @@ def _map_title(result) -> str:
 
 
 def _map_demand(result):
+    """Demand points with their walk minutes; their provenance joins that of the walk times (the streets)."""
     demand = result.demand[["weight", "geometry"]].copy()
     for col in result.coverage.columns:
         if col.startswith(("walk_min_", "covered_")) and col != "covered_any":
             demand[col] = result.coverage[col]
-    return demand
+    return with_provenance(demand, provenance_of(result.coverage))
 
 
 def _map_districts(result, districts: pd.DataFrame):

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from planner._errors import InputError
+from planner.coords import LONLAT_DATUMS, parse_datum
 from planner.settings import (
     DEFAULT_CURVE_TARGETS,
     DEFAULT_MIP_GAP,
@@ -79,8 +80,8 @@ FEWEST_SITES_MODELS = ("lscp", "lscp_backup")
 #: Models that need a capacity per site (``capacity_column``, or the stand-in stations' places).
 CAPACITY_MODELS = ("capacitated", "capacitated_p_median")
 
-#: Datum names a scenario may give besides ``"EPSG:<code>"``.
-DATUMS = ("wgs84", "gcj02", "bd09")
+#: Datum names a scenario may give besides ``"EPSG:<code>"`` (those of `planner.coords.parse_datum`).
+DATUMS = LONLAT_DATUMS
 
 
 def _key(default: Any = MISSING, *, low: float | None = None, high: float | None = None, **meta: Any) -> Any:
@@ -433,13 +434,12 @@ def _sensitivity(raw: Any, base: Path, problems: list[str]) -> SensitivitySpec |
 
 
 def _datum(value: str, key: str, problems: list[str]) -> str:
-    """A datum name as `planner.coords.parse_datum` spells it ("wgs84", "gcj02", "bd09", "EPSG:<code>")."""
-    from planner.coords import parse_datum
-
+    """A datum name as `planner.coords.parse_datum` spells it (`DATUMS` or ``"EPSG:<code>"``)."""
     try:
         return parse_datum(value, name=key)
     except InputError:
-        problems.append(f'{key} = {value!r} must be "wgs84", "gcj02", "bd09" or "EPSG:<code>"')
+        names = ", ".join(f'"{d}"' for d in DATUMS)
+        problems.append(f'{key} = {value!r} must be {names} or "EPSG:<code>"')
         return value
 
 

@@ -353,7 +353,9 @@ def _read_toml(path: Path, what: str) -> dict:
 def read_sweep(path: str | Path, *, yes: bool = False) -> Sweep:
     """Read and validate a sweep TOML file (base paths inside are relative to the file); see `parse_sweep`."""
     path = Path(path)
-    return parse_sweep(_read_toml(path, "sweep file"), base_dir=path.parent, yes=yes)
+    data = _read_toml(path, "sweep file")
+    data.setdefault("name", path.stem)  # a sweep is named after its file unless it says otherwise
+    return parse_sweep(data, base_dir=path.parent, yes=yes)
 
 
 # --------------------------------------------------------------------------------------------- keys
@@ -564,7 +566,7 @@ def _variant_task(prepared, times, scenario: Scenario, runs_dir: str | None) -> 
 
     start = time.perf_counter()
     keep = runs_dir is not None
-    result = evaluate(prepared, times, scenario, curve=keep, service_areas=keep)
+    result = evaluate(prepared, times, scenario, curve=keep, service_areas=keep, sensitivity=keep)
     if keep:
         from planner.results import write_outputs
 
@@ -581,13 +583,15 @@ def result_row(result) -> dict[str, Any]:
     The variant's ``objective`` and ``bound`` are the sums over tiers solved apart (``status`` "optimal" only
     when every tier is), or those of the joint solve.
     """
+    from planner.results import covered_weight
+
     weights = result.demand["weight"]
     total = float(weights.sum())
     row: dict[str, Any] = {}
     statuses = []
     for outcome in result.tiers:
         name, res = outcome.spec.name, outcome.result
-        covered = float(result.coverage[f"covered_{name}"].mul(weights).sum())
+        covered = covered_weight(result, name)
         row[f"covered_share_{name}"] = covered / total if total > 0 else math.nan
         row[f"objective_{name}"] = float(res.objective)
         row[f"bound_{name}"] = float(res.bound)

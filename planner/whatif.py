@@ -18,6 +18,9 @@ A demand point is covered by a tier when at least one open site of that tier has
 the page's covered weight of any open set equals `planner.coverage.multi_tier_coverage` of the same set (the
 page sums the weights of covered points in table order in float64; the browser test compares both).
 
+When the run's provenance names OpenStreetMap, the page credits "© OpenStreetMap contributors" (ODbL) in
+Leaflet's attribution control, with the background tiles shown or not (`planner.maps.osm_attribution`).
+
 Taking the plan home
 --------------------
 "Download scenario" saves the run's scenario (absolute paths) with, per tier, ``exclude`` (the closed
@@ -66,7 +69,7 @@ import pandas as pd
 
 from planner._errors import InputError
 from planner.costs import THRESHOLD_TOL_S
-from planner.maps import SHARE_BREAKS, SHARE_COLOURS, TIER_COLOURS
+from planner.maps import OSM_ATTRIBUTION, SHARE_BREAKS, SHARE_COLOURS, TIER_COLOURS, osm_attribution
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +224,8 @@ def whatif_data(result) -> dict:
         "version": 1,
         "scenario": result.scenario.name,
         "stand_ins": list(result.stand_ins),
+        "osm_attribution": OSM_ATTRIBUTION,
+        "osm_data": osm_attribution(result) is not None,
         "demand": {
             "n": len(demand),
             "ids": [str(i) for i in demand_ids],

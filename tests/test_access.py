@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner._errors import InputError, PlannerWarning
-from planner.access import AccessScores, enhanced_two_step_fca, gravity_access, two_step_fca
+from planner.access import (
+    AccessScores,
+    crowding,
+    enhanced_two_step_fca,
+    gravity_access,
+    two_step_fca,
+)
 from planner.costs import TravelTimes
 from planner.provenance import Provenance, Source, provenance_of
 
@@ -148,6 +154,37 @@ def test_site_reaching_nobody_warns_and_is_nan(two_sites):
     assert math.isnan(got.ratio["B"])
     np.testing.assert_allclose(got.access, [0.3, 0.0, 0.0])
     assert not got.access.isna().any()
+
+
+def test_crowding_is_2sfca_over_the_open_sites_with_places(two_sites):
+    sites = pd.DataFrame({"capacity": [30.0, 40.0]}, index=pd.Index(["A", "B"], name="site_id"))
+    got = crowding(two_sites, WEIGHTS, sites, ["A", "B"], threshold_min=10, label="station")
+    np.testing.assert_allclose(got.ratio, [0.1, 0.2])
+    np.testing.assert_allclose(got.access, [0.1, 0.3, 0.0])
+    only_b = crowding(two_sites, WEIGHTS, sites, ["B"], threshold_min=10)
+    np.testing.assert_allclose(only_b.access, [0.0, 0.2, 0.0])
+
+
+def test_crowding_needs_places_at_every_open_site(two_sites):
+    with_gap = pd.DataFrame({"capacity": [30.0, np.nan]}, index=["A", "B"])
+    assert crowding(two_sites, WEIGHTS, with_gap, ["A", "B"], threshold_min=10) is None
+    # the gap is at a closed site: the open one is scored
+    assert crowding(two_sites, WEIGHTS, with_gap, ["A"], threshold_min=10) is not None
+    no_column = pd.DataFrame(index=["A", "B"])
+    assert crowding(two_sites, WEIGHTS, no_column, ["A"], threshold_min=10) is None
+    assert crowding(two_sites, WEIGHTS, with_gap, [], threshold_min=10) is None
+
+
+def test_crowding_logs_what_two_step_fca_warns(two_sites, caplog):
+    sites = pd.DataFrame({"capacity": [30.0, 40.0]}, index=["A", "B"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # logged, not raised
+        got = crowding(two_sites, WEIGHTS, sites, ["A", "B"], threshold_min=3, label="station")
+    assert math.isnan(got.ratio["B"])
+    assert any(
+        r.levelname == "WARNING" and r.getMessage().startswith("station: 2sfca: 1 sites reach no older")
+        for r in caplog.records
+    )
 
 
 def test_zero_weight_catchment_warns(two_sites):

@@ -16,6 +16,7 @@ from planner.coverage import (
     STAND_IN_NOTE,
     coverage_by_area,
     coverage_table,
+    covered_weight,
     gaps,
     multi_tier_coverage,
     nearest_sites,
@@ -313,6 +314,27 @@ def test_coverage_by_area_matches_loop(rows):
         assert got.loc[area, "points"] == len(members)
     assert got.loc["total", "older_residents"] == sum(r[1] for r in rows)
     assert list(got.index[:-1]) == sorted({r[0] for r in rows})
+
+
+@given(st.lists(st.tuples(st.integers(0, 9), st.booleans()), max_size=12))
+def test_covered_weight_matches_loop_and_by_area_total(rows):
+    ids = [f"d{i}" for i in range(len(rows))]
+    weights = pd.Series([float(r[0]) for r in rows], index=ids, dtype=float)
+    covered = pd.Series([r[1] for r in rows], index=ids, dtype=bool)
+    got = covered_weight(covered, weights)
+    assert got == sum(r[0] for r in rows if r[1])
+    # the same set given as 1/0 and in another order
+    assert covered_weight(covered.astype(int).iloc[::-1], weights) == got
+    if rows:
+        demand = pd.DataFrame({"area": "x", "w": weights})
+        table = coverage_by_area(demand, covered, "w", by="area", total=True)
+        assert table.loc["total", "covered_residents"] == got
+
+
+def test_covered_weight_names_points_without_a_value():
+    weights = pd.Series([1.0, 2.0, 3.0], index=["a", "b", "c"])
+    with pytest.raises(InputError, match=r"`covered` has no value .*: c \(1 in all\)"):
+        covered_weight(pd.Series([True, False], index=["a", "b"]), weights)
 
 
 def test_coverage_by_area_bad_inputs(districts):

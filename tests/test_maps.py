@@ -19,16 +19,20 @@ from planner._errors import InputError, PlannerWarning
 from planner.maps import (
     MINUTE_BREAKS,
     MINUTE_COLOURS,
+    OSM_ATTRIBUTION,
     UNREACHED_COLOUR,
+    _Attribution,
     _Banner,
     _Control,
     _DemandLayer,
     _GeoLayer,
     _SiteLayer,
     external_assets,
+    osm_attribution,
     plan_map,
     save_map,
 )
+from planner.network.core import osm_streets
 from planner.provenance import Source, with_provenance
 
 UTM51 = 32651  # Shenyang lies in UTM zone 51N; x 500,000 is longitude 123 E
@@ -200,6 +204,37 @@ def test_banner_from_layer_attrs_and_a_single_string(inputs):
         "SYNTHETIC streets",
         "STAND-IN demand: positions estimated from building footprints",
     ]
+
+
+def test_osm_data_are_credited_without_tiles(inputs):
+    # walk times on real OpenStreetMap streets: the ODbL credit shows although no tile layer is drawn
+    demand = with_provenance(inputs["demand"], osm_streets("shenyang.osm.pbf"))
+    m = plan_map(demand=demand, sites=inputs["sites"], tiers=TIERS)
+    assert not any(isinstance(c, folium.TileLayer) for c in m._children.values())
+    (credit,) = _children(m, _Attribution)
+    assert credit.text == OSM_ATTRIBUTION
+    page = m.get_root().render()
+    given = re.search(r"control\.addAttribution\((\".*?\")\);\n\}\)\(map_plan\);", page)
+    assert given is not None
+    assert json.loads(given.group(1)) == OSM_ATTRIBUTION  # Leaflet's control of this map shows it as it is
+
+
+def test_no_osm_credit_without_osm_data(plan, inputs):
+    m, page = plan
+    assert osm_attribution(*inputs.values()) is None
+    assert _children(m, _Attribution) == []
+    assert "openstreetmap.org/copyright" not in page
+
+
+def test_osm_credit_reads_origin_or_licence():
+    roads = Source("roads", real=True, what="major roads", licence="ODbL 1.0, (c) OpenStreetMap contributors")
+    download = Source("streets", real=True, what="streets", origin="OpenStreetMap (Overpass), 2026-01-01")
+    census = Source("population", real=True, what="2020 census", origin="census bulletin")
+    frame = pd.DataFrame({"x": [1]})
+    assert osm_attribution(with_provenance(frame, roads)) == OSM_ATTRIBUTION
+    assert osm_attribution(with_provenance(frame, download)) == OSM_ATTRIBUTION
+    assert osm_attribution(with_provenance(frame, census)) is None
+    assert osm_attribution(frame, None) is None
 
 
 def test_legend_and_title(plan):

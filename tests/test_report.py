@@ -380,3 +380,45 @@ def test_sensitivity_in_the_run_and_the_report(scenario_dir, tmp_path):
     assert table.loc["total", "resolved_share:centre:new|frail"] == pytest.approx(
         at["frail", True, "centre", "new", "total"], abs=1e-4
     )
+
+
+def test_beds_are_checked_where_the_sites_have_places(scenario_dir, tmp_path):
+    stations = pd.read_csv(scenario_dir / "stations.csv")
+    stations.assign(places=np.arange(len(stations)) * 7 + 5).to_csv(tmp_path / "stations.csv", index=False)
+    for name in ("city.osm.pbf", "demand.csv", "candidates.csv", "districts.geojson"):
+        shutil.copy(scenario_dir / name, tmp_path / name)
+    text = SCENARIO.replace(
+        'existing = "stations.csv"\n', 'existing = "stations.csv"\ncapacity_column = "places"\n'
+    )
+    (tmp_path / "beds.toml").write_text(text, encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["--quiet", "run", str(tmp_path / "beds.toml"), "--out", str(out)]) == 0
+    run = read_run(out)
+    beds = report_tables(run)["standards_beds"].set_index("district_name")
+    # every station is open (existing or upgraded): its places count in the district it lies in
+    sites = gpd.GeoDataFrame(
+        stations.assign(places=np.arange(len(stations)) * 7 + 5),
+        geometry=gpd.points_from_xy(stations["lon"], stations["lat"]),
+        crs=4326,
+    )
+    areas = gpd.read_file(tmp_path / "districts.geojson")
+    expected = gpd.sjoin(sites, areas, predicate="within").groupby("name")["places"].sum()
+    assert beds["beds"].to_dict() == pytest.approx(expected.reindex(beds.index).fillna(0).to_dict())
+    older = pd.read_csv(tmp_path / "demand.csv").merge(
+        gpd.sjoin(
+            gpd.GeoDataFrame(
+                pd.read_csv(tmp_path / "demand.csv"),
+                geometry=gpd.points_from_xy(*pd.read_csv(tmp_path / "demand.csv")[["lon", "lat"]].T.values),
+                crs=4326,
+            ),
+            areas,
+            predicate="within",
+        )[["id", "name"]],
+        on="id",
+    )
+    need = older.groupby("name")["elderly"].sum() * 40 / 1000
+    assert beds["beds_needed"].to_dict() == pytest.approx(need.reindex(beds.index).to_dict())
+    assert (beds["meets"] == (beds["beds"] >= beds["beds_needed"])).all()
+    assert main(["--quiet", "report", str(out), "--lang", "zh"]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "养老床位核查" in page and "本次运行未提供" not in page

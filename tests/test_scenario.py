@@ -216,7 +216,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert "missing.osm.pbf" in text
     assert "speed = 'fast' is not a preset" in text
     assert "nowhere.csv" in text
-    assert "crs = 'WGS-85'" in text
+    assert 'crs = \'WGS-85\' must be "wgs84", "gcj02", "bd09" or "EPSG:<code>"' in text
     assert "needs candidates" in text
     assert "[solver] method = 'best'" in text
 

@@ -456,3 +456,18 @@ def test_fixed_sites_as_an_axis(folder, client, tmp_path):
     assert chosen == list(fixed_plan.tiers[0].result.selected)
     assert table.loc["v0002", "objective_centre"] == pytest.approx(fixed_plan.tiers[0].result.objective)
     assert table.loc["v0002", "objective_centre"] >= table.loc["v0001", "objective_centre"]
+
+
+def test_a_budget_axis_with_both_tiers_solved_together(folder, client, tmp_path):
+    joint = BASE.replace('name = "example"', 'name = "joint"')
+    joint = joint.replace("new = 4\n", "new = 4\ncost = 2.0\n").replace(
+        "upgrade = 3\n", "upgrade = 3\ncost = 1.0\n"
+    )
+    (folder / "joint.toml").write_text(joint + "[joint]\nbudget = 4.0\n", encoding="utf-8")
+    sweep = _sweep(folder, 'base = "joint.toml"\n[axes]\n"joint.budget" = [3.0, 7.0]\n')
+    table = run_sweep(sweep, tmp_path, client=client).table
+    assert table["outcome"].eq("done").all() and not table["sanity"].any()
+    assert table.loc["v0002", "objective"] >= table.loc["v0001", "objective"]
+    plain = run(sweep.variants[0].scenario)
+    assert table.loc["v0001", "objective"] == pytest.approx(plain.joint.objective, rel=1e-12)
+    assert table.loc["v0001", "selected_centre"] == ";".join(plain.tiers[0].result.selected)

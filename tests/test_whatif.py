@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import re
@@ -17,7 +18,8 @@ import pandas as pd
 import pytest
 
 from planner.coverage import coverage_by_area, multi_tier_coverage
-from planner.maps import external_assets
+from planner.maps import OSM_ATTRIBUTION, external_assets
+from planner.provenance import Provenance
 from planner.scenario import parse_scenario, run
 from planner.whatif import plan_open_sites, scenario_template, whatif_data, whatif_page, write_whatif
 
@@ -180,6 +182,13 @@ def test_scenario_template_reads_back_as_the_same_scenario(result, folder):
     assert again.curve_targets == ()
 
 
+def test_osm_streets_are_credited(result):
+    data = whatif_data(result)  # walk times on the real Helsinki extract of OpenStreetMap
+    assert data["osm_data"] is True
+    assert data["osm_attribution"] == OSM_ATTRIBUTION
+    assert whatif_data(dataclasses.replace(result, provenance=Provenance()))["osm_data"] is False
+
+
 def test_page_title_is_escaped(result):
     page = whatif_page(result, title="<b>我的</b> plan")
     assert "<title>&lt;b&gt;我的&lt;/b&gt; plan</title>" in page
@@ -220,6 +229,8 @@ def test_page_loads_without_errors_or_requests(browser):
         browser, "return performance.getEntriesByType('resource').map(function (e) { return e.name; })"
     )
     assert [url for url in loaded if not url.startswith(("file:", "data:", "blob:"))] == []
+    credit = _js(browser, "return document.querySelector('.leaflet-control-attribution').textContent")
+    assert "© OpenStreetMap contributors" in credit  # real OSM streets, no tiles shown
 
 
 @pytest.mark.browser

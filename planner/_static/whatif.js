@@ -149,7 +149,9 @@
   var siteRenderer = L.canvas({pane: 'wi-sites', padding: 0.2});
 
   var osm = L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', {
-    maxZoom: 19, attribution: '&copy; OpenStreetMap contributors'});
+    maxZoom: 19, attribution: DATA.osm_attribution});
+  // data from OpenStreetMap are credited (ODbL) with the tiles or without them; the same text shows once
+  if (DATA.osm_data) { map.attributionControl.addAttribution(DATA.osm_attribution); }
   var none = L.layerGroup();
   none.addTo(map);
 
