@@ -23,6 +23,18 @@ def random_cover(seed: int, n_rows: int, n_cols: int, density: float = 0.3):
     return sp.csc_array(dense.astype(float)), weight, dense
 
 
+def random_times(seed: int, n_sites: int, n_demand: int) -> tuple[TravelTimes, pd.Series]:
+    """Random walk times (10 % of pairs within 15 min) and integer weights."""
+    rng = np.random.default_rng(seed)
+    r, c = np.nonzero(rng.random((n_sites, n_demand)) < 0.1)
+    table = pd.DataFrame(
+        {"site_id": [f"s{i:02d}" for i in r], "demand_id": c, "walk_s": rng.uniform(0, 900, len(r))}
+    )
+    ids = [f"s{i:02d}" for i in range(n_sites)]
+    times = TravelTimes.from_table(table, ids, range(n_demand), limit_s=900)
+    return times, pd.Series(rng.integers(1, 9, n_demand).astype(float), index=pd.RangeIndex(n_demand))
+
+
 def brute_opt(dense: np.ndarray, weight: np.ndarray, p: int) -> float:
     best = 0.0
     for cols in itertools.combinations(range(dense.shape[1]), p):
@@ -85,13 +97,7 @@ def test_heuristic_mclp_on_a_mid_size_instance_brackets_the_exact_optimum():
 
 
 def test_progress_bar_changes_nothing(capsys):
-    rng = np.random.default_rng(3)
-    r, c = np.nonzero(rng.random((40, 300)) < 0.1)
-    table = pd.DataFrame(
-        {"site_id": [f"s{i:02d}" for i in r], "demand_id": c, "walk_s": rng.uniform(0, 900, len(r))}
-    )
-    times = TravelTimes.from_table(table, [f"s{i:02d}" for i in range(40)], range(300), limit_s=900)
-    weights = pd.Series(rng.integers(1, 9, 300).astype(float), index=pd.RangeIndex(300))
+    times, weights = random_times(3, 40, 300)
     quiet = mclp(times, weights, p=6, threshold_min=15, method="heuristic", time_limit_s=5)
     loud = mclp(times, weights, p=6, threshold_min=15, method="heuristic", time_limit_s=5, progress=True)
     assert loud.objective <= quiet.bound + 1e-9
@@ -104,13 +110,7 @@ def test_headline_says_when_a_solve_stopped_at_the_time_limit():
 
     from planner.results import solve_state
 
-    rng = np.random.default_rng(5)
-    r, c = np.nonzero(rng.random((30, 200)) < 0.1)
-    table = pd.DataFrame(
-        {"site_id": [f"s{i:02d}" for i in r], "demand_id": c, "walk_s": rng.uniform(0, 900, len(r))}
-    )
-    times = TravelTimes.from_table(table, [f"s{i:02d}" for i in range(30)], range(200), limit_s=900)
-    weights = pd.Series(rng.integers(1, 9, 200).astype(float), index=pd.RangeIndex(200))
+    times, weights = random_times(5, 30, 200)
     exact = mclp(times, weights, p=4, threshold_min=15, method="exact")
     assert solve_state(exact) == "optimal"
     stopped = replace(exact, status="time_limit", gap=0.0123)
