@@ -217,20 +217,23 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
 
     from planner import sites as st
 
+    def site_file(path):
+        return st.sites_from_file(
+            path,
+            id=tier.id,
+            crs=tier.crs,
+            cost=tier.cost_column,
+            capacity=tier.capacity_column,
+            layer=tier.layer,
+        )
+
     parts = []
     if tier.candidates_osm:
         cand = st.sites_from_osm(_osm_source(scenario), kinds=tier.candidates_osm, prefix=f"{tier.name}-osm")
         parts.append(cand.assign(status="candidate"))
     if tier.kind == "new" and (tier.candidates is not None or tier.generate_candidates is not None):
         if tier.candidates is not None:
-            cand = st.sites_from_file(
-                tier.candidates,
-                id=tier.id,
-                crs=tier.crs,
-                cost=tier.cost_column,
-                capacity=tier.capacity_column,
-                layer=tier.layer,
-            )
+            cand = site_file(tier.candidates)
         else:
             cand = st.candidates_on_network(
                 net, tier.generate_candidates, weights_gdf=demand, seed=scenario.network.seed
@@ -241,14 +244,7 @@ def load_sites(tier: TierSpec, net, demand, scenario: Scenario):
         parts.append(exist.assign(status="existing"))
     if tier.existing is not None or tier.stand_in_existing:
         if tier.existing is not None:
-            exist = st.sites_from_file(
-                tier.existing,
-                id=tier.id,
-                crs=tier.crs,
-                cost=tier.cost_column,
-                capacity=tier.capacity_column,
-                layer=tier.layer,
-            )
+            exist = site_file(tier.existing)
         else:
             exist = st.stand_in_stations(demand, seed=scenario.demand.seed)
         parts.append(exist.to_crs(4326).assign(status="existing"))
