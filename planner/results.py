@@ -71,11 +71,20 @@ def headline(result) -> str:
         res = tier.result
         covered = covered_weight(result, tier.spec.name)
         share = f"{covered / total:.1%}" if total else "n/a"
-        lines.append(
-            f"  {tier.spec.name}: {len(res.selected)} sites chosen, {covered:,.0f} ({share}) "
-            f"within {tier.spec.threshold_min:g} min walk"
+        upgrade = tier.spec.kind == "upgrade"
+        line = (
+            f"  {tier.spec.name}: {len(res.selected)} sites chosen{' to upgrade' if upgrade else ''}, "
+            f"{covered:,.0f} ({share}) within {tier.spec.threshold_min:g} min walk"
+            + (" of an upgraded one" if upgrade else "")
             + ("" if result.joint is not None else f"; {solve_state(res)}")
         )
+        if upgrade and result.today is not None:  # the basic service stays at every existing site
+            basic = covered_weight(result, tier.spec.name, today=True)
+            n_existing = int((tier.sites["status"].isin(["existing", "upgraded"])).sum())
+            line += f"; basic service at all {n_existing:,} existing sites: {basic:,.0f}" + (
+                f" ({basic / total:.1%})" if total else ""
+            )
+        lines.append(line)
     if result.joint is not None:
         spent = result.joint.details.get("cost")
         lines.append(

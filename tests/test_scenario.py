@@ -16,7 +16,7 @@ from planner import InputError
 from planner.cli import main
 from planner.locate import mclp
 from planner.pipeline import STAGES, run
-from planner.results import write_outputs
+from planner.results import headline, write_outputs
 from planner.scenario import DEFAULT_SCENARIO, parse_scenario, read_scenario
 
 MINIMAL = textwrap.dedent(
@@ -266,6 +266,20 @@ def test_exclude_with_an_unknown_id_is_an_error(example_dir):
     scenario = read_scenario(_variant(example_dir, "bad_exclude", centre_extra='exclude = ["nope"]\n'))
     with pytest.raises(InputError, match="exclude names ids that are not sites of the tier: nope"):
         run(scenario)
+
+
+def test_headline_names_the_upgraded_and_the_basic_service_apart(example_dir):
+    result = run(read_scenario(example_dir / "example.toml"))
+    text = headline(result)
+    station = result.tiers[1]
+    upgraded = float(result.coverage["covered_station"].mul(result.demand["weight"]).sum())
+    basic = float(result.today["covered_station"].mul(result.demand["weight"]).sum())
+    assert f"station: 3 sites chosen to upgrade, {upgraded:,.0f} (" in text
+    assert "within 10 min walk of an upgraded one; optimal" in text
+    n_existing = int(station.sites["status"].isin(["existing", "upgraded"]).sum())
+    assert f"basic service at all {n_existing:,} existing sites: {basic:,.0f} (" in text
+    assert basic >= upgraded  # every upgraded site is an existing one
+    assert "centre: 5 sites chosen, " in text  # a tier of new sites says nothing of upgrades
 
 
 def test_fixed_sites_stay_open_and_the_count_adds_to_them(example_dir):
