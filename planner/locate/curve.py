@@ -160,6 +160,37 @@ def _lp_bounds(red: Reduced, ps: np.ndarray, time_limit_s: float) -> dict[int, f
     return out
 
 
+def _curve_table(
+    inst,
+    red: Reduced,
+    order: np.ndarray,
+    covered: np.ndarray,
+    bound: np.ndarray,
+    *,
+    max_sites: int,
+    total: float,
+    coverable: float,
+) -> pd.DataFrame:
+    """The curve from p = 0 to `max_sites`: the sites added in `order` (k of them; `covered` and `bound` hold
+    k + 1 values), then unused candidates that add nothing, with the last value and bound carried on."""
+    k = len(order)
+    covered = np.concatenate([covered, np.full(max_sites - k, covered[-1])])
+    bound = np.concatenate([bound, np.full(max_sites - k, bound[-1])])
+    pad_ids = [None] + [inst.site_ids[red.cols[j]] for j in order]
+    unused = np.setdiff1d(inst.candidates, red.cols[order])
+    pad_ids += [inst.site_ids[r] for r in unused[: max_sites - k]]
+    return pd.DataFrame(
+        {
+            "p": np.arange(max_sites + 1),
+            "site": pd.array(pad_ids, dtype=object),
+            "covered_weight": covered,
+            "share": covered / total if total > 0 else np.nan,
+            "share_coverable": covered / coverable if coverable > 0 else np.nan,
+            "bound": bound,
+        }
+    )
+
+
 def coverage_curve(
     times: TravelTimes,
     weights: pd.Series,
@@ -267,22 +298,8 @@ def coverage_curve(
         for p_lp, value in sorted(lp.items()):
             bound[: p_lp + 1] = np.minimum(bound[: p_lp + 1], fixed_w + value)
     bound = np.maximum(bound, covered)
-    ps = np.arange(max_sites + 1)
-    # beyond the useful candidates, more sites add nothing
-    covered = np.concatenate([covered, np.full(max_sites - k, covered[-1])])
-    bound = np.concatenate([bound, np.full(max_sites - k, bound[-1])])
-    pad_ids = [None] + [inst.site_ids[red.cols[j]] for j in order]
-    unused = np.setdiff1d(inst.candidates, red.cols[order])
-    pad_ids += [inst.site_ids[r] for r in unused[: max_sites - k]]
-    table = pd.DataFrame(
-        {
-            "p": ps,
-            "site": pd.array(pad_ids, dtype=object),
-            "covered_weight": covered,
-            "share": covered / total if total > 0 else np.nan,
-            "share_coverable": covered / coverable if coverable > 0 else np.nan,
-            "bound": bound,
-        }
+    table = _curve_table(
+        inst, red, order, covered, bound, max_sites=max_sites, total=total, coverable=coverable
     )
     needed = _needed(
         red,
@@ -410,21 +427,15 @@ def _one_pass(
     bound = np.maximum(bound, covered_all)
     k = full_k if max_sites is None else min(int(max_sites), n)
     max_sites = k if max_sites is None else int(max_sites)
-    ps = np.arange(max_sites + 1)
-    covered = np.concatenate([covered_all[: k + 1], np.full(max_sites - k, covered_all[k])])
-    bound_t = np.concatenate([bound[: k + 1], np.full(max_sites - k, bound[k])])
-    pad_ids = [None] + [inst.site_ids[red.cols[j]] for j in order[:k]]
-    unused = np.setdiff1d(inst.candidates, red.cols[order[:k]])
-    pad_ids += [inst.site_ids[r] for r in unused[: max_sites - k]]
-    table = pd.DataFrame(
-        {
-            "p": ps,
-            "site": pd.array(pad_ids, dtype=object),
-            "covered_weight": covered,
-            "share": covered / total if total > 0 else np.nan,
-            "share_coverable": covered / coverable if coverable > 0 else np.nan,
-            "bound": bound_t,
-        }
+    table = _curve_table(
+        inst,
+        red,
+        order[:k],
+        covered_all[: k + 1],
+        bound[: k + 1],
+        max_sites=max_sites,
+        total=total,
+        coverable=coverable,
     )
     rows = []
     tol = 1e-9 * max(1.0, coverable)
