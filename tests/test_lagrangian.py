@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from planner.costs import TravelTimes
 from planner.locate import mclp
-from planner.locate.lagrangian import curve_bound, solve_mclp, subgradient
+from planner.locate.lagrangian import curve_bound, improve_by_regions, region, solve_mclp, subgradient
 
 
 def random_cover(seed: int, n_rows: int, n_cols: int, density: float = 0.3):
@@ -51,6 +51,44 @@ def test_any_multipliers_bound_every_p(seed, n_rows, n_cols, lam_seed):
     assert (np.diff(bounds) >= -1e-9).all()
     for p in range(n_cols + 1):
         assert bounds[p] >= brute_opt(dense, weight, p) - 1e-9
+
+
+def overlap_of(a: sp.csc_array, weight: np.ndarray) -> sp.csr_array:
+    overlap = sp.csr_array(a.T @ (sp.diags_array(weight) @ a))
+    overlap.setdiag(0.0)
+    overlap.eliminate_zeros()
+    return overlap
+
+
+def test_region_grows_from_the_site_by_shared_weight():
+    # columns on a street: column j covers rows j and j + 1; row weights grow to the right
+    n = 9
+    rows = np.concatenate([np.arange(n), np.arange(n) + 1])
+    a = sp.csc_array((np.ones(2 * n), (rows, np.concatenate([np.arange(n)] * 2))), shape=(n + 1, n))
+    overlap = overlap_of(a, np.arange(1.0, n + 2))
+    assert region(overlap, 4, 1).tolist() == [4]
+    assert region(overlap, 4, 2).tolist() == [4, 5]  # shares row 5 (weight 6) with 5, row 4 (weight 5) with 3
+    assert region(overlap, 4, 3).tolist() == [3, 4, 5]
+    assert region(overlap, 4, 5).tolist() == [2, 3, 4, 5, 6]
+    assert region(overlap, 4, 50).tolist() == [2, 3, 4, 5, 6]  # two steps away at most
+    assert region(overlap, 0, 50).tolist() == [0, 1, 2]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 14), st.integers(2, 8), st.integers(1, 4), st.integers(1, 8))
+def test_region_search_never_loses_and_is_exact_when_a_region_spans_everything(seed, n_rows, n_cols, p, size):
+    a, weight, dense = random_cover(seed, n_rows, n_cols, density=0.5)
+    p = min(p, n_cols)
+    start = np.random.default_rng(seed).choice(n_cols, p, replace=False)
+    before = float(weight @ dense[:, start].any(axis=1))
+    cols, searched = improve_by_regions(a, weight, start, deadline=float("inf"), size=size)
+    assert len(cols) == p == len(np.unique(cols))
+    assert searched >= p
+    value = float(weight @ dense[:, cols].any(axis=1))
+    assert before - 1e-9 <= value <= brute_opt(dense, weight, p) + 1e-9
+    overlap = overlap_of(a, weight)
+    if all(len(region(overlap, int(j), size)) == n_cols for j in cols):
+        assert value == pytest.approx(brute_opt(dense, weight, p))
 
 
 @settings(max_examples=30, deadline=None)
