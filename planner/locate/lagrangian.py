@@ -20,14 +20,14 @@ an exact MIP (HiGHS) over a *core*: the candidates with the highest prices :math
 incumbent's, with every other candidate closed, polished by interchange over all candidates, and then from
 a region search (`improve_by_regions`) that re-solves the plan exactly around one site at a time.
 
-On the 200k x 10k, p = 300 city instance (issue 9) the bound ends within 0.05 % of the LP value (8.027M,
-which HiGHS's interior point takes over two minutes to find), and the LP itself is well above every plan:
-60 s give 7.90M, and 18 minutes of region search 7.936M, still 1.15 % below the LP. The LP's own gap is
-not local: exact MIPs over blocks of 100-400 candidates at the LP multipliers (cut rows kept relaxed) lower
-the bound by 0.06 % only, and HiGHS's branch and cut over a 2,019-candidate core moves its bound 0.05 % in
-300 s. What is left of the gap there needs a relaxation stronger than the LP at a cost that fits the limit.
-Every plan is feasible for the full model, and the bound is the full model's, so the gap stated is
-certified.
+On the 200k x 10k, p = 300 city instance (issue 9) the bound ends within 0.05 % of the LP value (8.027M, which
+HiGHS's interior point takes over two minutes to find), and the LP itself is well above every plan: 60 s give
+7.90M, 10 more minutes of `improve_by_regions` 7.929M, and the best plan found at all 7.936M, still 1.15 %
+below the LP (`benchmarks/probe_lp_gap.py`). The LP's own gap is not local: exact MIPs over blocks of 100-400
+candidates at the LP multipliers (cut rows kept relaxed) lower the bound by 0.06 % only, and HiGHS's branch
+and cut over a 2,019-candidate core moves its bound 0.05 % in 300 s. What is left of the gap there needs a
+relaxation stronger than the LP at a cost that fits the limit. Every plan is feasible for the full model, and
+the bound is the full model's, so the gap stated is certified.
 """
 
 from __future__ import annotations
