@@ -91,6 +91,19 @@ def test_region_search_never_loses_and_is_exact_when_a_region_spans_everything(s
         assert value == pytest.approx(brute_opt(dense, weight, p))
 
 
+def test_region_search_reports_each_gain_and_stops_when_told():
+    a, weight, dense = random_cover(3, 12, 7, density=0.5)
+    start = np.array([0, 1, 2])
+    opt = brute_opt(dense, weight, 3)
+    assert float(weight @ dense[:, start].any(axis=1)) < opt  # room to gain
+    seen = []
+    cols, searched = improve_by_regions(
+        a, weight, start, deadline=float("inf"), size=7, on_gain=lambda v: seen.append(v) or True
+    )
+    assert searched == 1
+    assert seen == [pytest.approx(float(weight @ dense[:, cols].any(axis=1)))] == [pytest.approx(opt)]
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 10**6), st.integers(1, 14), st.integers(2, 7), st.integers(1, 4))
 def test_solve_mclp_plan_and_bound_bracket_the_optimum(seed, n_rows, n_cols, p):

@@ -345,7 +345,13 @@ def solve_mclp(
             break
     regions = 0
     if relative_gap(best["value"], bound) > target_gap and deadline - time.perf_counter() > 1.0:
-        cols, regions = improve_by_regions(a, weight, best["cols"], deadline=deadline)
+
+        def gained(value: float) -> bool:
+            if bar is not None:
+                bar.set_postfix(bound=f"{bound:,.0f}", plan=f"{value:,.0f}")
+            return relative_gap(value, bound) <= target_gap
+
+        cols, regions = improve_by_regions(a, weight, best["cols"], deadline=deadline, on_gain=gained)
         try_sets(cols)
     if bar is not None:
         bar.set_postfix(bound=f"{bound:,.0f}", plan=f"{best['value']:,.0f}")
@@ -401,13 +407,15 @@ def improve_by_regions(
     deadline: float,
     size: int = REGION_SIZE,
     mip_s: float = REGION_MIP_S,
+    on_gain=None,
 ) -> tuple[np.ndarray, int]:
     """Large-neighbourhood search: re-solve the plan exactly inside one region at a time.
 
     For each open column in turn, the `size` columns of its `region` are freed: the plan's sites there are
     closed, and the MIP (HiGHS, at most `mip_s` seconds) chooses as many again among the region's columns
-    to cover the most weight not covered by the plan's other sites. A better plan is kept. Stops at
-    `deadline` or once every open column's region has been searched without a gain.
+    to cover the most weight not covered by the plan's other sites. A better plan is kept, and given to the
+    optional callback ``on_gain(value) -> bool`` (True: good enough, stop). Stops then, at `deadline`, or
+    once every open column's region has been searched without a gain.
 
     Returns
     -------
@@ -436,6 +444,8 @@ def improve_by_regions(
             found = _value(a, weight, candidate)
             if len(candidate) == len(plan) and found > value * (1 + 1e-12):
                 plan, value, since_gain = candidate, found, 0
+                if on_gain is not None and on_gain(value):
+                    break
     return plan, searched
 
 
