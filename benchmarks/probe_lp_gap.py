@@ -31,14 +31,10 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # measure the chec
 
 from _instances import city_instance
 
-from planner.locate import heuristics, lagrangian
+from planner.locate import lagrangian
 from planner.locate._common import prepare
 from planner.locate._highs import relative_gap
 from planner.locate._reduce import reduce_coverage
-
-
-def plan_value(a: sp.csc_array, weight: np.ndarray, cols: np.ndarray) -> float:
-    return heuristics.plan_value(lagrangian.column_counts(a, cols), weight)
 
 
 def main() -> None:
@@ -59,7 +55,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     plan, bound, _ = lagrangian.solve_mclp(a, weight, args.p, time_limit_s=60.0, target_gap=1e-4)
-    value = plan_value(a, weight, plan)
+    value = lagrangian.plan_weight(a, weight, plan)
     print(
         f"60 s solve: plan {value:,.0f}, bound {bound:,.0f}, gap {100 * relative_gap(value, bound):.3f}% "
         f"({time.perf_counter() - t0:.1f} s)",
@@ -67,7 +63,7 @@ def main() -> None:
     )
     t0 = time.perf_counter()
     long_plan, regions = lagrangian.improve_by_regions(a, weight, plan, deadline=t0 + 60 * args.minutes)
-    long_value = plan_value(a, weight, long_plan)
+    long_value = lagrangian.plan_weight(a, weight, long_plan)
     print(
         f"region search, {args.minutes:g} min more: plan {long_value:,.0f} "
         f"(+{100 * (long_value / value - 1):.3f}%), {regions} regions; "
@@ -86,12 +82,12 @@ def main() -> None:
             sub, w_sub = sp.csc_array(sub[rows]), weight[rows]
             p_q = int(np.isin(long_plan, cols).sum())
             q_plan, q_bound, _ = lagrangian.solve_mclp(sub, w_sub, p_q, time_limit_s=30.0, target_gap=1e-4)
-            q_value = plan_value(sub, w_sub, q_plan)
+            q_value = lagrangian.plan_weight(sub, w_sub, q_plan)
             t0 = time.perf_counter()
             mip_plan, proven = lagrangian.core_mip(
                 sub, w_sub, p_q, np.arange(len(cols)), q_plan, time_limit_s=args.mip_s, mip_gap=1e-6
             )
-            mip_value = q_value if mip_plan is None else plan_value(sub, w_sub, mip_plan)
+            mip_value = q_value if mip_plan is None else lagrangian.plan_weight(sub, w_sub, mip_plan)
             closed += proven
             print(
                 f"quarter {'EW'[qx]}{'SN'[qy]}: {len(cols):,} candidates, p = {p_q}: plan {q_value:,.0f}, "

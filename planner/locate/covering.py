@@ -534,7 +534,7 @@ def mclp(
         bound_red = min(sol.bound, _submodular(red, chosen_red, p_red, b))
         if sol.status != "optimal" and b == 0 and equity is None and red.n_rows:
             # and so does the Lagrangian bound, worth a few more seconds when HiGHS's stays weak
-            value = heuristics.plan_value(lagrangian.column_counts(red.a, chosen_red), red.weight)
+            value = lagrangian.plan_weight(red.a, red.weight, chosen_red)
             dual = lagrangian.subgradient(
                 red.a,
                 red.weight,
@@ -629,7 +629,7 @@ def _mclp_heuristic(
         chosen, bound, info = lagrangian.solve_mclp(
             red.a, red.weight, p, time_limit_s=time_limit_s, target_gap=target_gap, progress=progress
         )
-        value = heuristics.plan_value(np.asarray(red.a[:, chosen].sum(axis=1)).ravel(), red.weight)
+        value = lagrangian.plan_weight(red.a, red.weight, chosen)
     else:
         chosen, _ = heuristics.greedy(red.a, red.weight, p, level=red.level, backup_weight=b)
         greedy_value = heuristics.plan_value(

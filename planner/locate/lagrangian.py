@@ -106,8 +106,8 @@ def column_counts(a: sp.csc_array, cols: np.ndarray) -> np.ndarray:
     return np.bincount(a.indices[pos], minlength=a.shape[0]).astype(np.float64)
 
 
-def _value(a: sp.csc_array, weight: np.ndarray, cols: np.ndarray) -> float:
-    """Covered weight of the columns `cols`."""
+def plan_weight(a: sp.csc_array, weight: np.ndarray, cols: np.ndarray) -> float:
+    """Covered weight of the columns `cols` of the 0/1 CSC array `a` (rows of weight `weight`)."""
     return heuristics.plan_value(column_counts(a, cols), weight)
 
 
@@ -217,9 +217,6 @@ def core_mip(
     m, n = sub.shape
     if n <= p:
         return core, True
-    if m == 0:  # nothing left to cover: any p columns will do
-        start = np.intersect1d(start_cols, core)[:p]
-        return np.union1d(start, np.setdiff1d(core, start)[: p - len(start)]), True
     ones = sp.csr_array(np.ones((1, n)))
     model = MipModel(
         cost=np.concatenate([np.zeros(n), merged_w]),
@@ -275,18 +272,18 @@ def solve_mclp(
     a = sp.csc_array(a)
     p = min(p, a.shape[1])
     chosen, _ = heuristics.greedy(a, weight, p)
-    greedy_value = _value(a, weight, chosen)
+    greedy_value = plan_weight(a, weight, chosen)
     chosen, swaps = heuristics.interchange(a, weight, chosen, time_limit_s=0.2 * time_limit_s)
-    value = _value(a, weight, chosen)
+    value = plan_weight(a, weight, chosen)
     best = {"cols": np.sort(chosen), "value": value}
 
     def try_sets(cols: np.ndarray) -> float | None:
-        v = _value(a, weight, cols)
+        v = plan_weight(a, weight, cols)
         if v > best["value"]:
             best["cols"], best["value"] = cols, v
         return best["value"]
 
-    counts = np.asarray(a[:, chosen].sum(axis=1)).ravel()
+    counts = column_counts(a, chosen)
     lam0 = np.where(counts <= 1, weight, 0.0)  # complementary slackness with the plan
     bar = None
     if progress:
@@ -427,7 +424,7 @@ def improve_by_regions(
     overlap.setdiag(0.0)
     overlap.eliminate_zeros()
     plan = np.sort(np.asarray(cols))
-    value = _value(a, weight, plan)
+    value = plan_weight(a, weight, plan)
     k = searched = since_gain = 0
     while since_gain < len(plan) and deadline - time.perf_counter() > 0.5:
         free = region(overlap, int(plan[k % len(plan)]), size)
@@ -441,7 +438,7 @@ def improve_by_regions(
         since_gain += 1
         if new is not None:
             candidate = np.union1d(outside, new)
-            found = _value(a, weight, candidate)
+            found = plan_weight(a, weight, candidate)
             if len(candidate) == len(plan) and found > value * (1 + 1e-12):
                 plan, value, since_gain = candidate, found, 0
                 if on_gain is not None and on_gain(value):
@@ -451,5 +448,5 @@ def improve_by_regions(
 
 def _gains(a: sp.csc_array, weight: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Per column: the weight it would add to the plan `cols`."""
-    counts = np.asarray(a[:, cols].sum(axis=1)).ravel()
+    counts = column_counts(a, cols)
     return sp.csr_array(a.T) @ (weight * (counts == 0))
